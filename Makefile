@@ -1,0 +1,38 @@
+# prizeledger — `make help` lists the targets. Every target installs what it needs first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint format bench services-check
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install the project with its pinned dependencies
+
+run: install  ## run the whole system on the embedded default (SQLite + in-memory; no servers)
+	$(BIN)/prizeledger run
+
+lint: install  ## ruff, ruff format --check, mypy --strict, import-linter
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+format: install  ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: lint  ## lint + type check + the whole test suite on the real Postgres and Redis
+	$(BIN)/pytest
+
+bench: install  ## benchmarks on the real Postgres (JSON on stdout)
+	$(BIN)/python -m ops.bench.deposit_credit
