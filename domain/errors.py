@@ -1,0 +1,88 @@
+"""Domain errors: one class per rule, each with a stable machine-readable ``code``.
+
+The interface layer maps ``code`` to problem+json; the receipt of a rejected command stores it,
+so that a retried request is refused with the same code and message.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AccountFrozen",
+    "AmountOutOfRange",
+    "ApproverNotDistinct",
+    "CurrencyMismatch",
+    "DepositLimitExceeded",
+    "DomainError",
+    "FreezeUnchanged",
+    "IdempotencyKeyReused",
+    "IllegalTransition",
+    "InsufficientFunds",
+    "InvalidAmount",
+    "InvalidArgument",
+    "UnknownLock",
+    "WithdrawalDailyCapExceeded",
+]
+
+
+class DomainError(Exception):
+    """A rule refused a command; nothing was recorded."""
+
+    code: str = "domain_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidAmount(DomainError):
+    code = "invalid_amount"
+
+
+class InvalidArgument(DomainError):
+    code = "invalid_argument"
+
+
+class CurrencyMismatch(DomainError):
+    code = "currency_mismatch"
+
+
+class InsufficientFunds(DomainError):
+    code = "insufficient_funds"
+
+
+class AccountFrozen(DomainError):
+    code = "account_frozen"
+
+
+class FreezeUnchanged(DomainError):
+    code = "freeze_unchanged"
+
+
+class AmountOutOfRange(DomainError):
+    code = "amount_out_of_range"
+
+
+class DepositLimitExceeded(DomainError):
+    code = "deposit_limit_exceeded"
+
+
+class WithdrawalDailyCapExceeded(DomainError):
+    code = "withdrawal_daily_cap_exceeded"
+
+
+class IllegalTransition(DomainError):
+    code = "illegal_transition"
+
+
+class ApproverNotDistinct(DomainError):
+    code = "approver_not_distinct"
+
+
+class UnknownLock(DomainError):
+    code = "unknown_lock"
+
+
+class IdempotencyKeyReused(DomainError):
+    """The same request id was used before with different parameters."""
+
+    code = "idempotency_key_reused"

@@ -1,0 +1,82 @@
+"""Double-entry postings: every event maps to account movements that sum to zero per currency.
+
+The single source for balances in reports and for ``prizeledger verify``. A posting's amount is
+the change of that account's balance; money entering the platform drives the external accounts
+negative, so Σ over the whole ledger is always zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["Posting", "account_of", "postings_for"]
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    account: str
+    amount_minor: int
+    currency: str
+
+
+def account_of(player_id: str, balance: str) -> str:
+    return f"player:{player_id}:{balance}"
+
+
+def _int(event: object, name: str) -> int:
+    value = getattr(event, name)
+    if type(value) is not int:
+        raise TypeError(f"{type(event).__qualname__}.{name} must be int, got {value!r}")
+    return value
+
+
+def _str(event: object, name: str) -> str:
+    value = getattr(event, name)
+    if not isinstance(value, str):
+        raise TypeError(f"{type(event).__qualname__}.{name} must be str, got {value!r}")
+    return value
+
+
+def _move(
+    source: str, target: str, amount_field: str = "amount_minor"
+) -> Callable[[object], list[Posting]]:
+    """From account ``source`` to ``target``; ``player:`` names a balance of the event's player."""
+
+    def resolve(event: object, name: str) -> str:
+        if name.startswith("player:"):
+            return account_of(_str(event, "player_id"), name.removeprefix("player:"))
+        return name
+
+    def postings(event: object) -> list[Posting]:
+        amount, currency = _int(event, amount_field), _str(event, "currency")
+        return [
+            Posting(resolve(event, source), -amount, currency),
+            Posting(resolve(event, target), amount, currency),
+        ]
+
+    return postings
+
+
+def _adjusted(event: object) -> list[Posting]:
+    delta, currency = _int(event, "delta_minor"), _str(event, "currency")
+    target = account_of(_str(event, "player_id"), _str(event, "balance"))
+    return [Posting("house:adjustments", -delta, currency), Posting(target, delta, currency)]
+
+
+_RULES: dict[str, Callable[[object], list[Posting]]] = {
+    "Wallet.DepositCredited": _move("external:deposits", "player:available"),
+    "Wallet.DepositReversed": _move("player:available", "external:deposits"),
+    "Wallet.FundsLocked": _move("player:available", "player:locked"),
+    "Wallet.FundsReleased": _move("player:locked", "player:available"),
+    "Wallet.WithdrawalPaidOut": _move("player:locked", "external:withdrawals"),
+    "Wallet.PayoutReturned": _move("external:withdrawals", "player:available"),
+    "Wallet.BonusCredited": _move("house:marketing", "player:bonus"),
+    "Wallet.Adjusted": _adjusted,
+}
+
+
+def postings_for(event: object) -> list[Posting]:
+    """The postings an event causes (empty for events that move no money)."""
+    rule = _RULES.get(type(event).__qualname__)
+    return rule(event) if rule else []
