@@ -1,0 +1,120 @@
+"""Settings from the environment. Every variable is documented in README.md ("Configuration").
+
+No ``DATABASE_URL`` means the embedded default: SQLite for events and read models, in-memory
+stand-ins for Redis. A ``postgresql://`` URL selects the Postgres event store.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from domain.policy import MoneyPolicy
+
+__all__ = ["Settings", "SettingsError"]
+
+
+class SettingsError(ValueError):
+    pass
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None
+    redis_url: str | None = None
+    data_dir: Path = Path("var")
+    policy: MoneyPolicy = field(default_factory=MoneyPolicy)
+    pool_size: int = 10
+    connect_timeout_s: int = 5
+    cache_size: int = 10_000
+    schema: str = "public"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        policy = MoneyPolicy(
+            currency=env.get("PRIZELEDGER_CURRENCY", "EUR"),
+            deposit_min=_int(env, "PRIZELEDGER_DEPOSIT_MIN", 100),
+            deposit_max=_int(env, "PRIZELEDGER_DEPOSIT_MAX", 1_000_000),
+            withdrawal_min=_int(env, "PRIZELEDGER_WITHDRAWAL_MIN", 100),
+            withdrawal_max=_int(env, "PRIZELEDGER_WITHDRAWAL_MAX", 1_000_000),
+            withdrawal_daily_cap=_int(env, "PRIZELEDGER_WITHDRAWAL_DAILY_CAP", 2_000_000),
+            large_withdrawal_threshold=_int(env, "PRIZELEDGER_LARGE_WITHDRAWAL", 100_000),
+        )
+        return cls(
+            database_url=env.get("DATABASE_URL") or None,
+            redis_url=env.get("REDIS_URL") or None,
+            data_dir=Path(env.get("PRIZELEDGER_DATA_DIR", "var")),
+            policy=policy,
+            pool_size=_int(env, "POSTGRES_POOL_SIZE", 10),
+            connect_timeout_s=_int(env, "POSTGRES_CONNECT_TIMEOUT", 5),
+            cache_size=_int(env, "PRIZELEDGER_CACHE_SIZE", 10_000),
+            schema=env.get("PRIZELEDGER_SCHEMA", "public"),
+        )
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url is None or self.database_url.startswith("sqlite:")
+
+    def event_store_env(self) -> dict[str, str]:
+        """The eventsourcing library's environment for the chosen event store."""
+        common = {
+            "TRANSCODER_TOPIC": "infrastructure.transcoder:MsgspecTranscoder",
+            "AGGREGATE_CACHE_MAXSIZE": str(self.cache_size),
+            # Mutating a cached object in place would leak a failed attempt's state into the
+            # next attempt; the copy is the price of optimistic retries.
+            "DEEPCOPY_FROM_AGGREGATE_CACHE": "y",
+            "IS_SNAPSHOTTING_ENABLED": "y",
+        }
+        if self.embedded:
+            return {
+                **common,
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": self._sqlite_path(),
+                "SQLITE_LOCK_TIMEOUT": "10",
+            }
+        return {**common, **self._postgres_env()}
+
+    def _sqlite_path(self) -> str:
+        if self.database_url and self.database_url.startswith("sqlite:"):
+            path = self.database_url.removeprefix("sqlite:").removeprefix("//")
+            return path.removeprefix("/") if path.startswith("/:memory:") else path
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return str(self.data_dir / "prizeledger.sqlite")
+
+    def _postgres_env(self) -> dict[str, str]:
+        assert self.database_url is not None
+        url = urlparse(self.database_url)
+        if url.scheme not in {"postgres", "postgresql"}:
+            raise SettingsError(
+                f"DATABASE_URL must be postgresql:// or sqlite:, got {url.scheme!r}"
+            )
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": unquote(url.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_CONNECT_TIMEOUT": str(self.connect_timeout_s),
+            "POSTGRES_POOL_SIZE": str(self.pool_size),
+            "POSTGRES_MAX_OVERFLOW": str(self.pool_size),
+            "POSTGRES_PRE_PING": "y",
+            "POSTGRES_SCHEMA": self.schema,
+            # Never POSTGRES_ENABLE_DB_FUNCTIONS: it skips the table lock that keeps notification
+            # ids in commit order, and projections would then skip events.
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+        }
