@@ -98,6 +98,8 @@ class Deposit(Aggregate):
 
     def mark_provider_succeeded(self, provider_ref: str, cause: Cause) -> None:
         self._move(DepositState.PROVIDER_SUCCEEDED)
+        if not provider_ref:
+            raise InvalidArgument("a provider reference is required")
         if self.provider_ref is not None and provider_ref != self.provider_ref:
             raise InvalidArgument("provider reference does not match the pending payment")
         self._provider_succeeded(

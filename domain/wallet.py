@@ -228,8 +228,9 @@ class Wallet(Aggregate):
         actor: str,
         request_id: str,
     ) -> None:
+        # The reversed deposit keeps counting against the responsible-play limits: the player
+        # did deposit it, and a charge-back must not open room for more.
         self.available -= amount_minor
-        self.deposits_in_window.pop(deposit_id, None)
 
     # ---- withdrawals ---------------------------------------------------------------------------
 

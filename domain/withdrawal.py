@@ -140,8 +140,15 @@ class Withdrawal(Aggregate):
         if len(self.approvers) >= self.approvals_required:
             self.state = WithdrawalState.APPROVED.value
 
+    @staticmethod
+    def _staff_only(cause: Cause) -> None:
+        """Review and payout steps belong to operators and the payment system, never the player."""
+        if cause.actor.startswith("player:"):
+            raise InvalidArgument("only an operator or the payment system can do this")
+
     def reject(self, reason: str, cause: Cause) -> None:
         self._move(WithdrawalState.REJECTED)
+        self._staff_only(cause)
         self._rejected(reason=self._reason(reason), actor=cause.actor, request_id=cause.request_id)
 
     @event("Rejected")
@@ -164,6 +171,7 @@ class Withdrawal(Aggregate):
 
     def submit(self, provider_ref: str, cause: Cause) -> None:
         self._move(WithdrawalState.SUBMITTED)
+        self._staff_only(cause)
         if not provider_ref:
             raise InvalidArgument("a provider reference is required")
         self._submitted(provider_ref=provider_ref, actor=cause.actor, request_id=cause.request_id)
@@ -175,6 +183,7 @@ class Withdrawal(Aggregate):
 
     def mark_processing(self, cause: Cause) -> None:
         self._move(WithdrawalState.PROCESSING)
+        self._staff_only(cause)
         self._processing(actor=cause.actor, request_id=cause.request_id)
 
     @event("Processing")
@@ -183,6 +192,7 @@ class Withdrawal(Aggregate):
 
     def mark_paid(self, cause: Cause) -> None:
         self._move(WithdrawalState.PAID)
+        self._staff_only(cause)
         self._paid(actor=cause.actor, request_id=cause.request_id)
 
     @event("Paid")
@@ -191,6 +201,7 @@ class Withdrawal(Aggregate):
 
     def fail(self, reason: str, cause: Cause) -> None:
         self._move(WithdrawalState.FAILED)
+        self._staff_only(cause)
         self._failed(reason=self._reason(reason), actor=cause.actor, request_id=cause.request_id)
 
     @event("Failed")
@@ -200,6 +211,7 @@ class Withdrawal(Aggregate):
 
     def reverse(self, reason: str, cause: Cause) -> None:
         self._move(WithdrawalState.REVERSED)
+        self._staff_only(cause)
         self._reversed(reason=self._reason(reason), actor=cause.actor, request_id=cause.request_id)
 
     @event("Reversed")
