@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from uuid import UUID, uuid5
 
-__all__ = ["LEDGER_NAMESPACE", "deposit_id", "receipt_id", "wallet_id", "withdrawal_id"]
+__all__ = [
+    "LEDGER_NAMESPACE",
+    "deposit_id",
+    "draw_id",
+    "pool_id",
+    "receipt_id",
+    "wallet_id",
+    "withdrawal_id",
+]
 
 LEDGER_NAMESPACE = UUID("6f1c1f52-6b9f-4d3e-9a55-2f0d7f4e8a10")
 
@@ -29,3 +37,11 @@ def withdrawal_id(player_id: str, request_id: str) -> UUID:
 
 def receipt_id(actor: str, request_id: str) -> UUID:
     return _id("receipt", actor, request_id)
+
+
+def pool_id(pool_key: str) -> UUID:
+    return _id("pool", pool_key)
+
+
+def draw_id(player_id: str, request_id: str) -> UUID:
+    return _id("draw", player_id, request_id)

@@ -64,6 +64,34 @@ def _adjusted(event: object) -> list[Posting]:
     return [Posting("house:adjustments", -delta, currency), Posting(target, delta, currency)]
 
 
+def _draws_settled(event: object) -> list[Posting]:
+    pid, currency = _str(event, "player_id"), _str(event, "currency")
+    fund = f"pool:{_str(event, 'pool_key')}:prize_fund"
+    paid = [
+        Posting(account_of(pid, "bonus"), -_int(event, "from_bonus"), currency),
+        Posting(account_of(pid, "available"), -_int(event, "from_available"), currency),
+        Posting("house:revenue", _int(event, "cost_total"), currency),
+    ]
+    won = [
+        Posting(fund, -(_int(event, "cash_won") + _int(event, "bonus_won")), currency),
+        Posting(account_of(pid, "available"), _int(event, "cash_won"), currency),
+        Posting(account_of(pid, "bonus"), _int(event, "bonus_won"), currency),
+    ]
+    return [p for p in paid + won if p.amount_minor]
+
+
+def _pool_fund(source: str, target: str) -> Callable[[object], list[Posting]]:
+    """Between the marketing budget and a pool's prize fund."""
+
+    def postings(event: object) -> list[Posting]:
+        fund = f"pool:{_str(event, 'pool_key')}:prize_fund"
+        amount, currency = _int(event, "amount_minor"), _str(event, "currency")
+        src, dst = (fund if source == "fund" else source), (fund if target == "fund" else target)
+        return [Posting(src, -amount, currency), Posting(dst, amount, currency)] if amount else []
+
+    return postings
+
+
 _RULES: dict[str, Callable[[object], list[Posting]]] = {
     "Wallet.DepositCredited": _move("external:deposits", "player:available"),
     "Wallet.DepositReversed": _move("player:available", "external:deposits"),
@@ -73,6 +101,10 @@ _RULES: dict[str, Callable[[object], list[Posting]]] = {
     "Wallet.PayoutReturned": _move("external:withdrawals", "player:available"),
     "Wallet.BonusCredited": _move("house:marketing", "player:bonus"),
     "Wallet.Adjusted": _adjusted,
+    "Wallet.DrawsSettled": _draws_settled,
+    "PrizePool.Funded": _pool_fund("house:marketing", "fund"),
+    "PrizePool.Defunded": _pool_fund("fund", "house:marketing"),
+    "PrizePool.Closed": _pool_fund("fund", "house:marketing"),
 }
 
 

@@ -97,6 +97,11 @@ class Wallet(Aggregate):
         self.withdrawals_in_window: dict[str, list[Any]] = {}
         # period -> [limit or None, pending limit or None, pending from or None]
         self.deposit_limits: dict[str, list[Any]] = {}
+        # Provably fair draws: the player's client seed and the next nonce (never reused).
+        self.client_seed = player_id
+        self.nonce = 0
+        # pool key -> the player's draw state in that pool (see domain.draws.PlayerPlay).
+        self.plays: dict[str, dict[str, Any]] = {}
 
     # ---- queries -------------------------------------------------------------------------------
 
@@ -498,3 +503,93 @@ class Wallet(Aggregate):
         request_id: str,
     ) -> None:
         self.deposit_limits[period] = [limit_minor, pending_limit_minor, pending_from]
+
+    # ---- draws ---------------------------------------------------------------------------------
+
+    def set_client_seed(self, client_seed: str, cause: Cause) -> None:
+        """The player's own contribution to every later draw's randomness."""
+        if not isinstance(client_seed, str) or not 1 <= len(client_seed) <= 64:
+            raise InvalidArgument("a client seed must be 1..64 characters")
+        if not client_seed.isprintable() or ":" in client_seed:
+            raise InvalidArgument("a client seed must be printable and contain no ':'")
+        self._client_seed_changed(
+            client_seed=client_seed, actor=cause.actor, request_id=cause.request_id
+        )
+
+    @event("ClientSeedChanged")
+    def _client_seed_changed(self, client_seed: str, actor: str, request_id: str) -> None:
+        self.client_seed = client_seed
+
+    def settle_draws(
+        self,
+        draw_id: str,
+        pool_key: str,
+        cost_total: int,
+        cash_won: int,
+        bonus_won: int,
+        draws: int,
+        play: dict[str, Any],
+        cause: Cause,
+    ) -> None:
+        """Charge the draws (bonus first, then available) and credit what they won."""
+        check_positive_amount(cost_total)
+        if cost_total > self.bonus + self.available:
+            raise InsufficientFunds(
+                f"draws cost {cost_total}, wallet holds {self.bonus + self.available}"
+            )
+        if cash_won < 0 or bonus_won < 0 or draws <= 0:
+            raise InvalidArgument("winnings are never negative and at least one draw settles")
+        from_bonus = min(self.bonus, cost_total)
+        self._draws_settled(
+            draw_id=draw_id,
+            pool_key=pool_key,
+            player_id=self.player_id,
+            currency=self.currency,
+            cost_total=cost_total,
+            from_bonus=from_bonus,
+            from_available=cost_total - from_bonus,
+            cash_won=cash_won,
+            bonus_won=bonus_won,
+            nonce=self.nonce + draws,
+            play=play,
+            actor=cause.actor,
+            request_id=cause.request_id,
+        )
+
+    @event("DrawsSettled")
+    def _draws_settled(
+        self,
+        draw_id: str,
+        pool_key: str,
+        player_id: str,
+        currency: str,
+        cost_total: int,
+        from_bonus: int,
+        from_available: int,
+        cash_won: int,
+        bonus_won: int,
+        nonce: int,
+        play: dict[str, Any],
+        actor: str,
+        request_id: str,
+    ) -> None:
+        self.bonus += bonus_won - from_bonus
+        self.available += cash_won - from_available
+        self.nonce = nonce
+        self.plays[pool_key] = play
+
+    def note_refused_draw(self, draw_id: str, pool_key: str, reason: str, cause: Cause) -> None:
+        """A draw request refused without charge (audit trail; changes no balance)."""
+        self._draw_refused(
+            draw_id=draw_id,
+            pool_key=pool_key,
+            reason=reason,
+            actor=cause.actor,
+            request_id=cause.request_id,
+        )
+
+    @event("DrawRefused")
+    def _draw_refused(
+        self, draw_id: str, pool_key: str, reason: str, actor: str, request_id: str
+    ) -> None:
+        pass

@@ -1,0 +1,298 @@
+"""The draw engine: guards, eligibility, weights with the miss arm, the fair pick, settlement.
+
+Pure: it reads a pool, a working copy of the pool's counters and a wallet, and records events on
+the wallet and a new Draw. The caller records the batch's wins on the pool and saves everything
+in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from domain.cause import Cause
+from domain.draw import Draw, RefusalReason
+from domain.errors import InvalidArgument
+from domain.fairness import MISS, pick
+from domain.pool import HOUR_S, PoolStatus, PrizePool, WindowKey, WorkingPool
+from domain.prizes import BPS, PoolControls, Prize, PrizeKind
+from domain.wallet import FreezeScope, Wallet
+
+__all__ = ["DrawRequest", "Odds", "PlayerPlay", "Weights", "execute_draw", "odds", "weigh"]
+
+
+@dataclass
+class PlayerPlay:
+    """A player's state in one pool: daily count, cooldowns, spend since the last win, pity."""
+
+    day: str = ""
+    draws_today: int = 0
+    last_draw_at: datetime | None = None
+    last_win_at: datetime | None = None
+    spend_since_win: int = 0
+    streak: int = 0  # misses in a row
+
+    @classmethod
+    def of(cls, wallet: Wallet, pool_key: str) -> PlayerPlay:
+        return cls(**wallet.plays.get(pool_key, {}))
+
+    def today(self, at: datetime) -> int:
+        return self.draws_today if self.day == at.date().isoformat() else 0
+
+    def played(self, cost: int, won: bool, at: datetime) -> None:
+        self.draws_today = self.today(at) + 1
+        self.day = at.date().isoformat()
+        self.last_draw_at = at
+        if won:
+            self.last_win_at, self.spend_since_win, self.streak = at, 0, 0
+        else:
+            self.spend_since_win += cost
+            self.streak += 1
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """The arms of one draw in pick order (prizes by id, then the miss arm if it has weight)."""
+
+    arms: list[tuple[str, int]]
+    excluded: dict[str, str]  # prize id -> why it cannot be won in this draw
+    miss_floor: int  # the least miss weight that keeps expected payout <= cost * RTP target
+    pity_boost_bps: int
+
+    @property
+    def total(self) -> int:
+        return sum(w for _, w in self.arms)
+
+    @property
+    def has_prize(self) -> bool:
+        return any(arm != MISS for arm, _ in self.arms)
+
+
+def _exclusion(
+    prize: Prize, controls: PoolControls, working: WorkingPool, player: PlayerPlay, at: datetime
+) -> str | None:
+    """Why ``prize`` cannot be won now, or None. Checked before the pick, never after."""
+    fund, reward = working.fund, prize.reward
+    stock = working.stock.get(prize.prize_id)
+    checks: list[tuple[bool, str]] = [
+        (stock is not None and stock <= 0, "out_of_stock"),
+        (
+            prize.budget is not None and working.budget_used(prize, at) + reward > prize.budget,
+            "over_budget",
+        ),
+        (fund < prize.pool_threshold, "below_pool_threshold"),
+        (player.spend_since_win < prize.player_threshold, "below_player_threshold"),
+        (fund - reward < controls.min_reserve, "reserve"),
+        (reward * BPS > fund * controls.max_single_payout_bps, "max_single_payout"),
+        (
+            controls.max_payout_per_hour is not None
+            and working.window(WindowKey.PAYOUT_HOUR.value, at, HOUR_S) + reward
+            > controls.max_payout_per_hour,
+            "hourly_payout_cap",
+        ),
+        (
+            controls.is_big(reward)
+            and controls.big_prize_cap_hour is not None
+            and working.window(WindowKey.BIG_HOUR.value, at, HOUR_S) >= controls.big_prize_cap_hour,
+            "big_prize_cap_hour",
+        ),
+        (
+            controls.is_big(reward)
+            and controls.big_prize_cap_day is not None
+            and working.window(WindowKey.BIG_DAY.value, at, 86_400) >= controls.big_prize_cap_day,
+            "big_prize_cap_day",
+        ),
+    ]
+    return next((reason for failed, reason in checks if failed), None)
+
+
+def weigh(
+    prizes: list[Prize],
+    controls: PoolControls,
+    cost: int,
+    working: WorkingPool,
+    player: PlayerPlay,
+    at: datetime,
+) -> Weights:
+    """Remove ineligible prizes, then size the miss arm: the declared miss weight, raised so
+    that sum(w * reward) / (W + miss) <= cost * RTP target, then shrunk by pity — but never below
+    what the RTP target requires."""
+    eligible: list[Prize] = []
+    excluded: dict[str, str] = {}
+    for prize in prizes:
+        reason = _exclusion(prize, controls, working, player, at)
+        if reason is None:
+            eligible.append(prize)
+        else:
+            excluded[prize.prize_id] = reason
+    prize_weight = sum(p.weight for p in eligible)
+    weighted_payout = sum(p.weight * p.reward for p in eligible)
+    # ceil(weighted_payout * BPS / (cost * rtp)) - W, in integers
+    floor = max(0, -(-weighted_payout * BPS // (cost * controls.rtp_target_bps)) - prize_weight)
+    miss = max(controls.miss_weight, floor)
+    boost = 0
+    if controls.pity_streak is not None and player.streak >= controls.pity_streak:
+        steps = player.streak - controls.pity_streak + 1
+        boost = min(controls.pity_max_boost_bps, steps * controls.pity_boost_bps)
+        miss = max(floor, miss - miss * boost // BPS)
+    arms = [(p.prize_id, p.weight) for p in eligible]
+    if miss:
+        arms.append((MISS, miss))
+    return Weights(arms=arms, excluded=excluded, miss_floor=floor, pity_boost_bps=boost)
+
+
+@dataclass(frozen=True, slots=True)
+class Odds:
+    arm: str
+    weight: int
+    numerator: int
+    denominator: int
+
+    @property
+    def probability(self) -> float:
+        return self.numerator / self.denominator
+
+
+def odds(weights: Weights) -> list[Odds]:
+    """Exact probabilities of every arm (miss included): the numbers the engine picks with."""
+    total = weights.total
+    return [Odds(arm, w, w, total) for arm, w in weights.arms]
+
+
+@dataclass(frozen=True, slots=True)
+class DrawRequest:
+    player_id: str
+    pool_key: str
+    count: int
+    fingerprint: str
+
+
+def _guard(
+    pool: PrizePool, wallet: Wallet, player: PlayerPlay, count: int, at: datetime
+) -> RefusalReason | None:
+    controls = pool.controls
+    cost_total = pool.draw_cost * count
+    limit = controls.player_daily_draw_limit
+    checks: list[tuple[bool, RefusalReason]] = [
+        (pool.status == PoolStatus.CLOSED.value, RefusalReason.POOL_CLOSED),
+        (pool.status == PoolStatus.PAUSED.value, RefusalReason.POOL_PAUSED),
+        (wallet.is_frozen_for(FreezeScope.GAMEPLAY), RefusalReason.PLAYER_FROZEN),
+        (wallet.currency != pool.currency, RefusalReason.CURRENCY_MISMATCH),
+        (
+            not controls.cost_min <= pool.draw_cost <= controls.cost_max,
+            RefusalReason.COST_OUT_OF_RANGE,
+        ),
+        (limit is not None and player.today(at) + count > limit, RefusalReason.DAILY_LIMIT),
+        (
+            player.last_draw_at is not None
+            and at < player.last_draw_at + timedelta(seconds=controls.player_draw_cooldown_s),
+            RefusalReason.DRAW_COOLDOWN,
+        ),
+        (_in_payout_cooldown(player, controls, at), RefusalReason.PAYOUT_COOLDOWN),
+        (cost_total > wallet.available + wallet.bonus, RefusalReason.INSUFFICIENT_FUNDS),
+    ]
+    return next((reason for failed, reason in checks if failed), None)
+
+
+def _in_payout_cooldown(player: PlayerPlay, controls: PoolControls, at: datetime) -> bool:
+    if player.last_win_at is None or not controls.player_win_cooldown_s:
+        return False
+    return at < player.last_win_at + timedelta(seconds=controls.player_win_cooldown_s)
+
+
+def execute_draw(
+    pool: PrizePool,
+    working: WorkingPool,
+    wallet: Wallet,
+    request: DrawRequest,
+    at: datetime,
+    cause: Cause,
+) -> tuple[Draw, list[str]]:
+    """Decide one request of ``count`` draws. Returns the Draw record and the prize ids won (the
+    caller records them on the pool). ``working`` is updated win by win, so the next request in
+    the same batch sees what is left."""
+    controls = pool.controls
+    if type(request.count) is not int or not 1 <= request.count <= controls.max_multi_draw:
+        raise InvalidArgument(f"count must be 1..{controls.max_multi_draw}")
+    player = PlayerPlay.of(wallet, pool.pool_key)
+    reason = _guard(pool, wallet, player, request.count, at)
+    results: list[dict[str, Any]] = []
+    wins: list[str] = []
+    prizes = pool.prize_table()
+    by_id = {p.prize_id: p for p in prizes}
+    cash = bonus = 0
+    for index in range(request.count if reason is None else 0):
+        if index and _in_payout_cooldown(player, controls, at):
+            reason = RefusalReason.PAYOUT_COOLDOWN
+            break
+        weights = weigh(prizes, controls, pool.draw_cost, working, player, at)
+        if not weights.has_prize:
+            reason = RefusalReason.NO_PRIZE_AVAILABLE
+            break
+        nonce = wallet.nonce + index
+        chosen = pick(weights.arms, pool.server_seed, wallet.client_seed, nonce)
+        prize = by_id.get(chosen.arm)
+        if prize is not None:
+            working.apply_win(prize, controls, at)
+            wins.append(prize.prize_id)
+            cash += prize.reward if prize.kind == PrizeKind.CASH.value else 0
+            bonus += prize.reward if prize.kind == PrizeKind.BONUS.value else 0
+        player.played(pool.draw_cost, won=prize is not None, at=at)
+        results.append(
+            {
+                "index": index,
+                "nonce": nonce,
+                "client_seed": wallet.client_seed,
+                "epoch": pool.epoch,
+                "commitment": pool.commitment,
+                "weights": [[arm, w] for arm, w in weights.arms],
+                "excluded": weights.excluded,
+                "miss_floor": weights.miss_floor,
+                "pity_boost_bps": weights.pity_boost_bps,
+                "value": chosen.value,
+                "total": chosen.total,
+                "chunks": chosen.chunks,
+                "arm": chosen.arm,
+                "outcome": "miss" if prize is None else "won",
+                "prize_id": None if prize is None else prize.prize_id,
+                "kind": None if prize is None else prize.kind,
+                "reward": 0 if prize is None else prize.reward,
+                "cost": pool.draw_cost,
+            }
+        )
+    draw_id = str(Draw.create_id(player_id=request.player_id, request_id=cause.request_id))
+    cost_total = pool.draw_cost * len(results)
+    if results:
+        wallet.settle_draws(
+            draw_id,
+            pool.pool_key,
+            cost_total,
+            cash,
+            bonus,
+            len(results),
+            _record(player),
+            cause,
+        )
+    else:
+        # Recorded so that the save checks the wallet's version: a refusal decided on a stale
+        # wallet (a deposit it had not seen) fails the save and is decided again.
+        wallet.note_refused_draw(draw_id, pool.pool_key, reason.value if reason else "", cause)
+    draw = Draw.record(
+        request.player_id,
+        pool.pool_key,
+        request.count,
+        request.fingerprint,
+        results,
+        None if reason is None else reason.value,
+        cost_total,
+        wallet.available,
+        wallet.bonus,
+        at,
+        cause,
+    )
+    return draw, wins
+
+
+def _record(player: PlayerPlay) -> dict[str, Any]:
+    return asdict(player)
