@@ -23,6 +23,7 @@ from eventsourcing.persistence import IntegrityError
 
 from application.errors import ConcurrencyConflict, NotFound
 from application.ledger import Ledger
+from domain import ids
 from domain.cause import Cause
 from domain.errors import DomainError
 from domain.receipt import Receipt
@@ -113,6 +114,8 @@ class Commands:
                 receipt = Receipt.accepted(command, fingerprint, _record_of(result), cause)
                 aggregates = unit.aggregates
             except DomainError as error:
+                if not error.recorded:
+                    return self._replay_or_raise(command, fingerprint, cause, result_type, error)
                 refusal = error
                 receipt = Receipt.refused(command, fingerprint, error, cause)
                 aggregates = []
@@ -132,6 +135,20 @@ class Commands:
             if refusal is not None:
                 raise refusal
             return cast(R, result)
+
+    def _replay_or_raise(
+        self,
+        command: str,
+        fingerprint: str,
+        cause: Cause,
+        result_type: type[R],
+        error: DomainError,
+    ) -> R:
+        """Bad input is not stored — unless this is a retry of a request that already ran."""
+        stored = Unit(self.ledger).find(Receipt, ids.receipt_id(cause.actor, cause.request_id))
+        if stored is None:
+            raise error
+        return result_type(**stored.replay(command, fingerprint))
 
 
 def _record_of(result: object) -> dict[str, Any]:

@@ -9,6 +9,7 @@ __all__ = ["ConcurrencyConflict", "NotFound"]
 
 class NotFound(DomainError):
     code = "not_found"
+    recorded = False
 
 
 class ConcurrencyConflict(Exception):

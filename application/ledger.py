@@ -12,6 +12,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 
+from domain.pool import PrizePool
 from domain.wallet import Wallet
 
 __all__ = ["Ledger"]
@@ -20,4 +21,4 @@ __all__ = ["Ledger"]
 class Ledger(Application[UUID]):
     name = "prizeledger"
     # A snapshot every N events keeps loading a long-lived wallet O(1) after a cache miss.
-    snapshotting_intervals: ClassVar[dict[type, int]] = {Wallet: 200}
+    snapshotting_intervals: ClassVar[dict[type, int]] = {Wallet: 200, PrizePool: 100}

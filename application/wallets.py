@@ -8,13 +8,13 @@ from application.errors import NotFound
 from application.results import WalletBalances
 from domain import ids
 from domain.cause import Cause
-from domain.errors import InvalidArgument
+from domain.errors import DomainError
 from domain.wallet import Balance, FreezeScope, LimitPeriod, Wallet
 
 __all__ = ["WalletAlreadyOpen", "Wallets"]
 
 
-class WalletAlreadyOpen(InvalidArgument):
+class WalletAlreadyOpen(DomainError):
     code = "wallet_exists"
 
 

@@ -28,6 +28,10 @@ class DomainError(Exception):
     """A rule refused a command; nothing was recorded."""
 
     code: str = "domain_error"
+    # A refusal that depends on the state is stored in the request's receipt, so a retry gets
+    # the same answer. One that depends only on the input (validation) is not stored: bad input
+    # changes nothing, and the same input is refused the same way anyway.
+    recorded: bool = True
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -35,14 +39,17 @@ class DomainError(Exception):
 
 
 class InvalidAmount(DomainError):
+    recorded = False
     code = "invalid_amount"
 
 
 class InvalidArgument(DomainError):
+    recorded = False
     code = "invalid_argument"
 
 
 class CurrencyMismatch(DomainError):
+    recorded = False
     code = "currency_mismatch"
 
 
@@ -83,6 +90,7 @@ class UnknownLock(DomainError):
 
 
 class IdempotencyKeyReused(DomainError):
+    recorded = False
     """The same request id was used before with different parameters."""
 
     code = "idempotency_key_reused"

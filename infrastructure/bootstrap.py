@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from application.clock import Clock, system_clock
 from application.commands import Commands, RetryPolicy
 from application.deposits import Deposits
+from application.draws import Draws
 from application.ledger import Ledger
+from application.pools import Pools, SeedSource, new_server_seed
 from application.wallets import Wallets
 from application.withdrawals import Withdrawals
 from infrastructure.settings import Settings
@@ -23,8 +25,11 @@ class System:
     wallets: Wallets
     deposits: Deposits
     withdrawals: Withdrawals
+    pools: Pools
+    draws: Draws
 
     def close(self) -> None:
+        self.draws.close()
         self.ledger.close()
 
 
@@ -33,6 +38,7 @@ def bootstrap(
     *,
     clock: Clock = system_clock,
     retry: RetryPolicy | None = None,
+    seeds: SeedSource = new_server_seed,
 ) -> System:
     settings = settings or Settings.from_env()
     ledger = Ledger(env=settings.event_store_env())
@@ -45,4 +51,6 @@ def bootstrap(
         wallets=Wallets(commands, clock, policy.currency),
         deposits=Deposits(commands, clock, policy),
         withdrawals=Withdrawals(commands, clock, policy),
+        pools=Pools(commands, clock, policy.currency, seeds),
+        draws=Draws(ledger, clock, retry, max_batch=settings.draw_batch),
     )

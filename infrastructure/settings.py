@@ -41,6 +41,7 @@ class Settings:
     connect_timeout_s: int = 5
     cache_size: int = 10_000
     schema: str = "public"
+    draw_batch: int = 64
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -63,6 +64,7 @@ class Settings:
             connect_timeout_s=_int(env, "POSTGRES_CONNECT_TIMEOUT", 5),
             cache_size=_int(env, "PRIZELEDGER_CACHE_SIZE", 10_000),
             schema=env.get("PRIZELEDGER_SCHEMA", "public"),
+            draw_batch=_int(env, "PRIZELEDGER_DRAW_BATCH", 64),
         )
 
     @property
