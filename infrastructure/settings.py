@@ -106,6 +106,9 @@ class Settings:
             )
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "APPLICATION_RECORDER_TOPIC": (
+                "infrastructure.postgres_recorder:CopyPostgresApplicationRecorder"
+            ),
             "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
             "POSTGRES_HOST": url.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(url.port or 5432),
