@@ -87,10 +87,10 @@ class _Pending:
     request: DrawRequest
     cause: Cause
     future: Future[DrawOutcome] = field(default_factory=Future)
+    draw_id: UUID = field(init=False)
 
-    @property
-    def draw_id(self) -> UUID:
-        return ids.draw_id(self.request.player_id, self.cause.request_id)
+    def __post_init__(self) -> None:
+        self.draw_id = ids.draw_id(self.request.player_id, self.cause.request_id)
 
 
 class _Batch:

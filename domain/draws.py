@@ -7,10 +7,11 @@ in one transaction.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
+from domain import ids
 from domain.cause import Cause
 from domain.draw import Draw, RefusalReason
 from domain.errors import InvalidArgument
@@ -169,9 +170,13 @@ class DrawRequest:
 
 
 def _guard(
-    pool: PrizePool, wallet: Wallet, player: PlayerPlay, count: int, at: datetime
+    pool: PrizePool,
+    controls: PoolControls,
+    wallet: Wallet,
+    player: PlayerPlay,
+    count: int,
+    at: datetime,
 ) -> RefusalReason | None:
-    controls = pool.controls
     cost_total = pool.draw_cost * count
     limit = controls.player_daily_draw_limit
     checks: list[tuple[bool, RefusalReason]] = [
@@ -212,15 +217,15 @@ def execute_draw(
     """Decide one request of ``count`` draws. Returns the Draw record and the prize ids won (the
     caller records them on the pool). ``working`` is updated win by win, so the next request in
     the same batch sees what is left."""
-    controls = pool.controls
+    controls = working.controls
     if type(request.count) is not int or not 1 <= request.count <= controls.max_multi_draw:
         raise InvalidArgument(f"count must be 1..{controls.max_multi_draw}")
     player = PlayerPlay.of(wallet, pool.pool_key)
-    reason = _guard(pool, wallet, player, request.count, at)
+    reason = _guard(pool, controls, wallet, player, request.count, at)
     results: list[dict[str, Any]] = []
     wins: list[str] = []
-    prizes = pool.prize_table()
-    by_id = {p.prize_id: p for p in prizes}
+    prizes = working.prizes
+    by_id = working.prizes_by_id
     cash = bonus = 0
     for index in range(request.count if reason is None else 0):
         if index and _in_payout_cooldown(player, controls, at):
@@ -234,7 +239,7 @@ def execute_draw(
         chosen = pick(weights.arms, pool.server_seed, wallet.client_seed, nonce)
         prize = by_id.get(chosen.arm)
         if prize is not None:
-            working.apply_win(prize, controls, at)
+            working.apply_win(prize, at)
             wins.append(prize.prize_id)
             cash += prize.reward if prize.kind == PrizeKind.CASH.value else 0
             bonus += prize.reward if prize.kind == PrizeKind.BONUS.value else 0
@@ -261,8 +266,8 @@ def execute_draw(
                 "cost": pool.draw_cost,
             }
         )
-    draw_id = str(Draw.create_id(player_id=request.player_id, request_id=cause.request_id))
     cost_total = pool.draw_cost * len(results)
+    draw_id = str(ids.draw_id(request.player_id, cause.request_id))
     if results:
         wallet.settle_draws(
             draw_id,
@@ -295,4 +300,8 @@ def execute_draw(
 
 
 def _record(player: PlayerPlay) -> dict[str, Any]:
-    return asdict(player)
+    # Not dataclasses.asdict: it deep-copies, and this runs once per draw on the hot path.
+    return {f.name: getattr(player, f.name) for f in _PLAY_FIELDS}
+
+
+_PLAY_FIELDS = fields(PlayerPlay)

@@ -59,11 +59,19 @@ class WorkingPool:
     fund: int
     stock: dict[str, int | None]
     windows: dict[str, dict[int, int]]
+    # The rules, parsed once per batch rather than once per draw.
+    controls: PoolControls
+    prizes: list[Prize]
 
     def window(self, key: str, at: datetime, window_s: int) -> int:
         return window_sum(self.windows.get(key, {}), at, window_s)
 
-    def apply_win(self, prize: Prize, controls: PoolControls, at: datetime) -> None:
+    @property
+    def prizes_by_id(self) -> dict[str, Prize]:
+        return {p.prize_id: p for p in self.prizes}
+
+    def apply_win(self, prize: Prize, at: datetime) -> None:
+        controls = self.controls
         self.fund -= prize.reward
         stock = self.stock.get(prize.prize_id)
         if stock is not None:
@@ -161,6 +169,8 @@ class PrizePool(Aggregate):
             fund=self.fund,
             stock=dict(self.stock),
             windows={k: dict(v) for k, v in self.windows.items()},
+            controls=self.controls,
+            prizes=self.prize_table(),
         )
 
     # ---- configuration -------------------------------------------------------------------------
@@ -400,9 +410,9 @@ class PrizePool(Aggregate):
         request_id: str,
     ) -> None:
         working = self.working()
-        controls = self.controls
+        by_id = working.prizes_by_id
         for prize_id in wins:
-            working.apply_win(Prize.from_record(self.prizes[prize_id]), controls, at)
+            working.apply_win(by_id[prize_id], at)
         self.fund, self.stock, self.windows = working.fund, working.stock, working.windows
 
 
