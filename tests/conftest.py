@@ -93,14 +93,19 @@ def embedded(clock: SteppingClock) -> Iterator[System]:
 
 
 @pytest.fixture
-def pg_system(postgres_url: str, clock: SteppingClock) -> Iterator[System]:
-    """A system on the real Postgres with its own tables (a schema per test)."""
+def pg_settings(postgres_url: str) -> Iterator[Settings]:
+    """Settings for the real Postgres with a schema of this test's own (dropped afterwards)."""
     schema = f"t_{secrets.token_hex(6)}"
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
-    settings = Settings(database_url=postgres_url, pool_size=20, schema=schema)
-    system = bootstrap(settings, clock=clock)
-    yield system
-    system.close()
+    yield Settings(database_url=postgres_url, pool_size=20, schema=schema)
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def pg_system(pg_settings: Settings, clock: SteppingClock) -> Iterator[System]:
+    """A system on the real Postgres with its own tables (a schema per test)."""
+    system = bootstrap(pg_settings, clock=clock)
+    yield system
+    system.close()

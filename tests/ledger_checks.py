@@ -7,6 +7,8 @@ from typing import Any
 from uuid import UUID
 
 from application.ledger import Ledger
+from domain.draw import Draw
+from domain.pool import PrizePool
 from domain.postings import postings_for
 from domain.wallet import Wallet
 from domain.withdrawal import Withdrawal
@@ -65,6 +67,8 @@ def assert_ledger_invariants(ledger: Ledger) -> dict[UUID, Any]:
             open_locks[aggregate.player_id] += aggregate.amount_minor
     for aggregate_id, aggregate in folded.items():
         assert state_of(ledger.repository.get(aggregate_id)) == state_of(aggregate)
+        if isinstance(aggregate, PrizePool):
+            _assert_pool(aggregate, events, balances)
         if isinstance(aggregate, Wallet):
             pid, cur = aggregate.player_id, aggregate.currency
             assert aggregate.available >= 0
@@ -73,4 +77,44 @@ def assert_ledger_invariants(ledger: Ledger) -> dict[UUID, Any]:
             assert aggregate.locked == balances.get((f"player:{pid}:locked", cur), 0)
             assert aggregate.bonus == balances.get((f"player:{pid}:bonus", cur), 0)
             assert aggregate.locked == open_locks[pid] == sum(aggregate.locks.values())
+    _assert_draws(events, folded)
     return folded
+
+
+def _assert_pool(pool: PrizePool, events: list[Any], balances: dict[tuple[str, str], int]) -> None:
+    """The fund mirrors its ledger account; stock never negative; wins <= stock supplied."""
+    assert pool.fund == balances.get((f"pool:{pool.pool_key}:prize_fund", pool.currency), 0)
+    assert pool.fund >= 0
+    supplied: dict[str, int] = defaultdict(int)
+    won: dict[str, int] = defaultdict(int)
+    for event in events:
+        if event.originator_id != pool.id:
+            continue
+        name = type(event).__name__
+        if name in {"PrizeAdded"} and event.prize["stock"] is not None:
+            supplied[event.prize["prize_id"]] += event.prize["stock"]
+        elif name == "Restocked":
+            supplied[event.prize_id] += event.added
+        elif name == "DrawsSettled":
+            for prize_id in event.wins:
+                won[prize_id] += 1
+    for prize_id, stock in pool.stock.items():
+        assert stock is None or stock >= 0, (prize_id, stock)
+        if stock is not None:
+            assert won[prize_id] <= supplied[prize_id]
+            assert stock == supplied[prize_id] - won[prize_id]
+
+
+def _assert_draws(events: list[Any], folded: dict[UUID, Any]) -> None:
+    """Every charged draw has exactly one Draw with exactly one outcome per charged draw."""
+    charged = [e for e in events if type(e).__qualname__ == "Wallet.DrawsSettled"]
+    draws = {str(k): v for k, v in folded.items() if isinstance(v, Draw)}
+    assert len({e.draw_id for e in charged}) == len(charged)
+    for event in charged:
+        draw = draws[event.draw_id]
+        assert draw.status == "settled"
+        assert draw.cost_total == event.cost_total
+        assert sum(r["cost"] for r in draw.results) == event.cost_total
+        assert all(r["outcome"] in {"won", "miss"} for r in draw.results)
+        assert sum(r["reward"] for r in draw.results) == event.cash_won + event.bonus_won
+    assert sum(1 for d in draws.values() if d.status == "settled") == len(charged)

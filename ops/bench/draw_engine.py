@@ -1,0 +1,154 @@
+"""Engine-level draw throughput on the real Postgres: naive save-and-retry vs group commit.
+
+N concurrent players (threads) draw one pool (or spread over several pools) for a fixed time;
+prints JSON rows {scenario, impl, players, pools, draws_per_s, p50_ms, p99_ms, conflicts, errors}.
+Runs in a throw-away schema that is dropped afterwards.
+
+    .venv/bin/python -m ops.bench.draw_engine [--seconds S] [--players 1,8,64] [--impl both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from uuid import UUID
+
+import psycopg
+
+from application.errors import ConcurrencyConflict
+from domain.cause import Cause
+from domain.prizes import PoolControls, Prize
+from infrastructure.bootstrap import System, bootstrap
+from infrastructure.settings import Settings
+
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+OP = "operator:bench"
+
+
+def percentile(samples: list[float], q: float) -> float:
+    if not samples:
+        return 0.0
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def prepare(system: System, pools: int, players: int) -> tuple[list[str], list[str]]:
+    pool_keys = [f"bench-{i}" for i in range(pools)]
+    for key in pool_keys:
+        system.pools.create(key, key, 100, PoolControls(), Cause(OP, f"create-{key}"))
+        system.pools.add_prize(
+            key, Prize("big", "Big", "cash", 5_000, 1, stock=1_000), Cause(OP, f"p1-{key}")
+        )
+        system.pools.add_prize(
+            key, Prize("small", "Small", "bonus", 100, 40), Cause(OP, f"p2-{key}")
+        )
+        system.pools.fund(key, 10**12, Cause(OP, f"fund-{key}"))
+    names = [f"player-{i}" for i in range(players)]
+    for name in names:
+        system.wallets.open(name, Cause(f"player:{name}", "open"))
+        d = system.deposits.request(
+            name, 1_000_000, "EUR", "sandbox", Cause(f"player:{name}", "dep")
+        )
+        system.deposits.confirm(UUID(d.deposit_id), "ref", Cause("system:sandbox", f"wh-{name}"))
+    return pool_keys, names
+
+
+def run_scenario(
+    system: System, impl: str, players: list[str], pool_keys: list[str], seconds: float
+) -> dict[str, object]:
+    draw: Callable[..., object] = (
+        system.draws.draw if impl == "group_commit" else system.draws.draw_direct
+    )
+    latencies: list[float] = []
+    counts = {"draws": 0, "conflicts": 0, "errors": 0}
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+    run = secrets.token_hex(3)
+
+    def player_loop(index: int) -> None:
+        name = players[index]
+        pool = pool_keys[index % len(pool_keys)]
+        mine: list[float] = []
+        n = conflicts = errors = 0
+        while time.monotonic() < stop_at:
+            n += 1
+            t0 = time.perf_counter()
+            try:
+                draw(name, pool, 1, Cause(f"player:{name}", f"{run}-{n}"))
+            except ConcurrencyConflict:
+                conflicts += 1
+                continue
+            except Exception:
+                errors += 1
+                continue
+            mine.append((time.perf_counter() - t0) * 1000)
+        with lock:
+            latencies.extend(mine)
+            counts["draws"] += len(mine)
+            counts["conflicts"] += conflicts
+            counts["errors"] += errors
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(len(players)) as pool:
+        for f in [pool.submit(player_loop, i) for i in range(len(players))]:
+            f.result()
+    elapsed = time.perf_counter() - started
+    return {
+        "scenario": f"{len(players)}p_{len(pool_keys)}pool",
+        "impl": impl,
+        "players": len(players),
+        "pools": len(pool_keys),
+        "draws_per_s": round(counts["draws"] / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies), 2) if latencies else None,
+        "p99_ms": round(percentile(latencies, 0.99), 2),
+        "conflicts": counts["conflicts"],
+        "errors": counts["errors"],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--players", default="1,8,64")
+    parser.add_argument("--impl", choices=["both", "naive", "group_commit"], default="both")
+    parser.add_argument("--spread", action="store_true", help="also 64 players over 8 pools")
+    args = parser.parse_args(argv)
+    url = os.environ.get("DATABASE_URL", DEFAULT_URL)
+    impls = ["naive", "group_commit"] if args.impl == "both" else [args.impl]
+    scenarios = [(int(p), 1) for p in args.players.split(",")]
+    if args.spread:
+        scenarios.append((64, 8))
+    schema = f"bench_{secrets.token_hex(4)}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+        fsync = conn.execute("SHOW fsync").fetchone()
+    rows = []
+    try:
+        max_players = max(p for p, _ in scenarios)
+        system = bootstrap(Settings(database_url=url, schema=schema, pool_size=max_players + 4))
+        pool_keys, names = prepare(system, max(n for _, n in scenarios), max_players)
+        for players, pools in scenarios:
+            for impl in impls:
+                rows.append(
+                    run_scenario(system, impl, names[:players], pool_keys[:pools], args.seconds)
+                )
+                print(json.dumps(rows[-1]), file=sys.stderr)
+        system.close()
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    json.dump({"fsync": fsync[0] if fsync else None, "engine": rows}, sys.stdout, indent=2)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
