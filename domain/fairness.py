@@ -104,9 +104,15 @@ def verify_draw(trace: dict[str, object], revealed_seed: str) -> str:
     if not isinstance(nonce, int) or not isinstance(client_seed, str):
         raise ValueError("trace has no nonce or client seed")
     recomputed = pick(weights, revealed_seed, client_seed, nonce)
-    if recomputed.value != trace["value"] or recomputed.arm != trace["arm"]:
-        raise ValueError(
-            f"trace says {trace['arm']} (value {trace['value']}), recomputed "
-            f"{recomputed.arm} (value {recomputed.value})"
-        )
+    expected = {
+        "value": recomputed.value,
+        "arm": recomputed.arm,
+        "total": recomputed.total,
+        "chunks": recomputed.chunks,
+        "outcome": "miss" if recomputed.arm == MISS else "won",
+        "prize_id": None if recomputed.arm == MISS else recomputed.arm,
+    }
+    for key, value in expected.items():
+        if key in trace and trace[key] != value:
+            raise ValueError(f"trace says {key}={trace[key]!r}, recomputed {value!r}")
     return recomputed.arm

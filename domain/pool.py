@@ -20,11 +20,20 @@ from domain.cause import Cause
 from domain.errors import DomainError, IllegalTransition, InsufficientFunds, InvalidArgument
 from domain.fairness import commitment_of
 from domain.money import check_currency_code, check_positive_amount
-from domain.prizes import PoolControls, Prize, check_key, window_add, window_sum
+from domain.prizes import (
+    BPS,
+    PoolControls,
+    Prize,
+    check_key,
+    rebucket,
+    window_add,
+    window_sum,
+)
 
 __all__ = ["PoolStatus", "PrizePool", "UnknownPrize", "WindowKey", "WorkingPool"]
 
 HOUR_S = 3_600
+MAX_TOTAL_WEIGHT = 2**64
 DAY_S = 86_400
 
 
@@ -149,6 +158,7 @@ class PrizePool(Aggregate):
         self.stock: dict[str, int | None] = {}
         self.windows: dict[str, dict[int, int]] = {}
         self.epoch = 1
+        self.past_commitments: list[str] = []
         self.commitment = commitment
         # The current epoch's secret. It never leaves the write side until the epoch rotates;
         # encrypt the event store at rest (eventsourcing's CIPHER_KEY) in production.
@@ -187,6 +197,29 @@ class PrizePool(Aggregate):
         if not isinstance(server_seed, str) or len(server_seed) < 32:
             raise InvalidArgument("a server seed must be at least 32 characters of entropy")
 
+    def _check_drawable(
+        self,
+        prizes: list[Prize] | None = None,
+        controls: PoolControls | None = None,
+        draw_cost: int | None = None,
+    ) -> None:
+        """Refuse a configuration whose odds the random source cannot pick from: the largest
+        total weight a draw can see (all prizes eligible) must stay below 2**64."""
+        prizes = self.prize_table() if prizes is None else prizes
+        controls = controls or self.controls
+        cost = draw_cost or self.draw_cost
+        weight = sum(p.weight for p in prizes)
+        payout = sum(p.weight * p.reward for p in prizes)
+        rtp_total = -(-payout * BPS // (cost * controls.rtp_target_bps))
+        if max(weight + controls.miss_weight, rtp_total) >= MAX_TOTAL_WEIGHT:
+            raise InvalidArgument(
+                "these weights, rewards, cost and RTP target need odds finer than 1 in 2**64; "
+                "use smaller weights or a higher RTP target"
+            )
+
+    def _with_prize(self, prize: Prize) -> list[Prize]:
+        return [p for p in self.prize_table() if p.prize_id != prize.prize_id] + [prize]
+
     def _check_not_closed(self) -> None:
         if self.status == PoolStatus.CLOSED.value:
             raise IllegalTransition("the pool is closed")
@@ -195,6 +228,7 @@ class PrizePool(Aggregate):
         self._check_not_closed()
         if prize.prize_id in self.prizes:
             raise InvalidArgument(f"prize {prize.prize_id} already exists")
+        self._check_drawable(prizes=self._with_prize(prize))
         self._prize_added(prize=prize.to_record(), actor=cause.actor, request_id=cause.request_id)
 
     @event("PrizeAdded")
@@ -206,12 +240,17 @@ class PrizePool(Aggregate):
         """Edit name, reward, weight, budget or thresholds. Stock only changes by ``restock``."""
         self._check_not_closed()
         current = self._prize(prize.prize_id)
+        self._check_drawable(prizes=self._with_prize(prize))
         record = prize.to_record()
         record["stock"] = current.stock
         self._prize_changed(prize=record, actor=cause.actor, request_id=cause.request_id)
 
     @event("PrizeChanged")
     def _prize_changed(self, prize: dict[str, Any], actor: str, request_id: str) -> None:
+        key = _budget_key(prize["prize_id"])
+        old_window = self.prizes[prize["prize_id"]]["budget_window_s"]
+        if key in self.windows and old_window != prize["budget_window_s"]:
+            self.windows[key] = rebucket(self.windows[key], old_window, prize["budget_window_s"])
         self.prizes[prize["prize_id"]] = prize
 
     def restock(self, prize_id: str, added: int, cause: Cause) -> None:
@@ -236,6 +275,7 @@ class PrizePool(Aggregate):
     def _prize_retired(self, prize_id: str, actor: str, request_id: str) -> None:
         del self.prizes[prize_id]
         del self.stock[prize_id]
+        self.windows.pop(_budget_key(prize_id), None)
 
     def _prize(self, prize_id: str) -> Prize:
         if prize_id not in self.prizes:
@@ -245,6 +285,7 @@ class PrizePool(Aggregate):
     def set_controls(self, controls: PoolControls, cause: Cause) -> None:
         self._check_not_closed()
         self._check_cost(self.draw_cost, controls)
+        self._check_drawable(controls=controls)
         self._controls_changed(
             controls=controls.to_record(), actor=cause.actor, request_id=cause.request_id
         )
@@ -257,6 +298,7 @@ class PrizePool(Aggregate):
         self._check_not_closed()
         check_positive_amount(draw_cost)
         self._check_cost(draw_cost, self.controls)
+        self._check_drawable(draw_cost=draw_cost)
         self._cost_changed(draw_cost=draw_cost, actor=cause.actor, request_id=cause.request_id)
 
     @event("DrawCostChanged")
@@ -352,13 +394,14 @@ class PrizePool(Aggregate):
     def rotate_epoch(self, next_seed: str, cause: Cause) -> None:
         """Reveal the current server seed and commit to the next one."""
         self._check_seed(next_seed)
-        if next_seed == self.server_seed:
-            raise InvalidArgument("the next server seed must differ from the current one")
+        next_commitment = commitment_of(next_seed)
+        if next_commitment == self.commitment or next_commitment in self.past_commitments:
+            raise InvalidArgument("the next server seed must never have been used before")
         self._epoch_rotated(
             revealed_epoch=self.epoch,
             revealed_seed=self.server_seed,
             epoch=self.epoch + 1,
-            commitment=commitment_of(next_seed),
+            commitment=next_commitment,
             server_seed=next_seed,
             actor=cause.actor,
             request_id=cause.request_id,
@@ -376,6 +419,7 @@ class PrizePool(Aggregate):
         request_id: str,
     ) -> None:
         self.epoch = epoch
+        self.past_commitments = [*self.past_commitments, self.commitment]
         self.commitment = commitment
         self.server_seed = server_seed
 

@@ -168,3 +168,15 @@ def window_add(buckets: dict[int, int], at: datetime, window_s: int, amount: int
     kept = {k: v for k, v in buckets.items() if k >= current - BUCKETS}
     kept[current] = kept.get(current, 0) + amount
     return kept
+
+
+def rebucket(buckets: dict[int, int], old_window_s: int, new_window_s: int) -> dict[int, int]:
+    """Move counts to the buckets of a new window size. Each count lands in the new bucket of the
+    *end* of its old bucket, so a narrower window never forgets a payout early."""
+    old_size = max(1, old_window_s // BUCKETS)
+    new_size = max(1, new_window_s // BUCKETS)
+    moved: dict[int, int] = {}
+    for index, amount in buckets.items():
+        target = (index * old_size + old_size - 1) // new_size
+        moved[target] = moved.get(target, 0) + amount
+    return moved
