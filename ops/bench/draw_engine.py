@@ -1,7 +1,10 @@
 """Engine-level draw throughput on the real Postgres: naive save-and-retry vs group commit.
 
 N concurrent players (threads) draw one pool (or spread over several pools) for a fixed time;
-prints JSON rows {scenario, impl, players, pools, draws_per_s, p50_ms, p99_ms, conflicts, errors}.
+prints JSON rows {scenario, impl, players, pools, draws_per_s, p50_ms, p99_ms, conflicts,
+conflict_rate, gave_up, errors}: ``conflicts`` counts optimistic-concurrency failures of a save
+(each retried), ``conflict_rate`` is per save attempt, ``gave_up`` counts requests that ran out
+of retry time.
 Runs in a throw-away schema that is dropped afterwards.
 
     .venv/bin/python -m ops.bench.draw_engine [--seconds S] [--players 1,8,64] [--impl both]
@@ -96,11 +99,14 @@ def run_scenario(
             counts["conflicts"] += conflicts
             counts["errors"] += errors
 
+    stats = system.draws.desk.stats if impl == "group_commit" else system.draws.direct_stats
+    before = (stats.batches, stats.conflicts)
     started = time.perf_counter()
     with ThreadPoolExecutor(len(players)) as pool:
         for f in [pool.submit(player_loop, i) for i in range(len(players))]:
             f.result()
     elapsed = time.perf_counter() - started
+    attempts, conflicts = stats.batches - before[0], stats.conflicts - before[1]
     return {
         "scenario": f"{len(players)}p_{len(pool_keys)}pool",
         "impl": impl,
@@ -109,7 +115,9 @@ def run_scenario(
         "draws_per_s": round(counts["draws"] / elapsed, 1),
         "p50_ms": round(statistics.median(latencies), 2) if latencies else None,
         "p99_ms": round(percentile(latencies, 0.99), 2),
-        "conflicts": counts["conflicts"],
+        "conflicts": conflicts,
+        "conflict_rate": round(conflicts / attempts, 3) if attempts else 0.0,
+        "gave_up": counts["conflicts"],
         "errors": counts["errors"],
     }
 

@@ -1,0 +1,287 @@
+"""Group commit for draws: decide whatever requests are waiting, save them in one transaction.
+
+One desk per process serves every pool: a batch may hold requests for several pools, each pool
+decided on its own working state, all saved together. The desk keeps the pools and wallets it
+last saved in memory; a version conflict (another process, or a deposit on a wallet) drops them
+and the batch is decided again from freshly loaded aggregates. Requests whose Draw already
+exists were retries and get the stored outcome: a draw never re-rolls.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from application.clock import Clock
+from application.commands import RetryPolicy, Unit
+from application.errors import ConcurrencyConflict, NotFound
+from application.ledger import Ledger
+from domain import ids
+from domain.cause import Cause
+from domain.draw import Draw
+from domain.draws import DrawRequest, execute_draw
+from domain.errors import DomainError
+from domain.pool import PrizePool
+from domain.wallet import Wallet
+
+__all__ = ["DeskStats", "DrawDesk", "DrawOutcome", "Pending", "settle"]
+
+log = logging.getLogger(__name__)
+DESK_ACTOR = "system:draw-desk"
+MAX_CACHED_WALLETS = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class DrawOutcome:
+    draw_id: str
+    player_id: str
+    pool_key: str
+    status: str
+    reason: str | None
+    requested: int
+    cost_total: int
+    available_after: int
+    bonus_after: int
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, draw: Draw) -> DrawOutcome:
+        return cls(
+            draw_id=str(draw.id),
+            player_id=draw.player_id,
+            pool_key=draw.pool_key,
+            status=draw.status,
+            reason=draw.reason,
+            requested=draw.requested,
+            cost_total=draw.cost_total,
+            available_after=draw.available_after,
+            bonus_after=draw.bonus_after,
+            results=draw.results,
+        )
+
+
+@dataclass
+class Pending:
+    """A request waiting for its outcome."""
+
+    request: DrawRequest
+    cause: Cause
+    future: Future[DrawOutcome] = field(default_factory=Future)
+    draw_id: UUID = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.draw_id = ids.draw_id(self.request.player_id, self.cause.request_id)
+
+
+@dataclass
+class DeskStats:
+    """Counters for benchmarks and /metrics (approximate under threads; never used to decide)."""
+
+    batches: int = 0
+    requests: int = 0
+    conflicts: int = 0
+
+
+@dataclass
+class _Cache:
+    pools: dict[str, PrizePool] = field(default_factory=dict)
+    wallets: dict[str, Wallet] = field(default_factory=dict)
+
+    def forget(self) -> None:
+        self.pools.clear()
+        self.wallets.clear()
+
+
+class _Batch:
+    """One attempt at settling some requests: decide all, then one save."""
+
+    def __init__(self, ledger: Ledger, cache: _Cache) -> None:
+        self.ledger = ledger
+        self.cache = cache
+        self.decided: list[tuple[Pending, Draw]] = []
+        self.refused: list[tuple[Pending, DomainError]] = []
+        self.duplicates: list[Pending] = []
+        self.pools: list[PrizePool] = []
+
+    def _load(self, cls: type[Any], key: str, store: dict[str, Any], aggregate_id: UUID) -> Any:
+        found = store.get(key)
+        if found is None:
+            found = Unit(self.ledger).get(cls, aggregate_id)
+            store[key] = found
+        return found
+
+    def decide(self, items: list[Pending], clock: Clock) -> None:
+        at = clock()
+        seen: set[UUID] = set()
+        by_pool: dict[str, list[Pending]] = defaultdict(list)
+        for item in items:
+            if item.draw_id in seen:  # the same request twice in one batch: decide it once
+                self.duplicates.append(item)
+                continue
+            seen.add(item.draw_id)
+            by_pool[item.request.pool_key].append(item)
+        for pool_key, pool_items in by_pool.items():
+            try:
+                pool = self._load(PrizePool, pool_key, self.cache.pools, ids.pool_id(pool_key))
+            except DomainError as error:  # no such pool
+                self.refused.extend((item, error) for item in pool_items)
+                continue
+            self._decide_pool(pool, pool_items, at)
+
+    def _decide_pool(self, pool: PrizePool, items: list[Pending], at: Any) -> None:
+        working = pool.working()
+        wins: list[str] = []
+        settled = 0
+        draw_ids: list[str] = []
+        for item in items:
+            try:
+                player = item.request.player_id
+                wallet = self._load(Wallet, player, self.cache.wallets, ids.wallet_id(player))
+                draw, won = execute_draw(pool, working, wallet, item.request, at, item.cause)
+            except DomainError as error:  # bad input or no wallet: nothing was recorded
+                self.refused.append((item, error))
+                continue
+            self.decided.append((item, draw))
+            draw_ids.append(str(draw.id))
+            wins.extend(won)
+            settled += len(draw.results)
+        if draw_ids:
+            cause = Cause(DESK_ACTOR, f"batch-{uuid4()}")
+            pool.record_draws(draw_ids, wins, settled, at, cause)
+            self.pools.append(pool)
+
+    def save(self) -> None:
+        if not self.decided:
+            return
+        touched = {d.player_id for _, d in self.decided}
+        aggregates: list[Aggregate] = [*self.pools, *(self.cache.wallets[p] for p in touched)]
+        aggregates.extend(d for _, d in self.decided)
+        self.ledger.save(*aggregates)
+
+
+def settle(
+    ledger: Ledger,
+    clock: Clock,
+    retry: RetryPolicy,
+    items: list[Pending],
+    cache: _Cache | None = None,
+    stats: DeskStats | None = None,
+) -> None:
+    """Settle ``items``, resolving every future exactly once. Without a cache every attempt
+    loads afresh (the naive path)."""
+    cache = cache if cache is not None else _Cache()
+    stats = stats or DeskStats()
+    deadline = time.monotonic() + retry.deadline_s
+    delay = retry.first_delay_s
+    while items:
+        stats.batches += 1
+        batch = _Batch(ledger, cache)
+        try:
+            batch.decide(items, clock)
+            batch.save()
+        except IntegrityError:
+            stats.conflicts += 1
+            cache.forget()
+            items = _answer_retries(ledger, items)
+            if items and time.monotonic() + delay > deadline:
+                _fail_all(items, ConcurrencyConflict("draw: too much contention, retry later"))
+                return
+            time.sleep(random.uniform(0, delay))
+            delay = min(delay * 2, retry.max_delay_s)
+            continue
+        except Exception as failure:  # e.g. the store is down: nothing was saved
+            cache.forget()
+            log.exception("draw batch failed")
+            _fail_all(items, failure)
+            return
+        stats.requests += len(items)
+        if len(cache.wallets) > MAX_CACHED_WALLETS:
+            cache.wallets.clear()
+        _deliver(ledger, batch)
+        return
+
+
+def _fail_all(items: list[Pending], error: BaseException) -> None:
+    for item in items:
+        item.future.set_exception(error)
+
+
+def _deliver(ledger: Ledger, batch: _Batch) -> None:
+    for item, draw in batch.decided:
+        item.future.set_result(DrawOutcome.of(draw))
+    for item, error in batch.refused:
+        # Bad input is not recorded — unless the request already ran under this id.
+        if _answer_retries(ledger, [item]):
+            item.future.set_exception(error)
+    for item in batch.duplicates:
+        if _answer_retries(ledger, [item]):
+            item.future.set_exception(NotFound("the first of these identical requests failed"))
+
+
+def _answer_retries(ledger: Ledger, items: list[Pending]) -> list[Pending]:
+    """Answer the requests whose Draw exists (retries) from it; return the others."""
+    still: list[Pending] = []
+    for item in items:
+        stored = Unit(ledger).find(Draw, item.draw_id)
+        if stored is None:
+            still.append(item)
+            continue
+        try:
+            stored.check_same_request(item.request.fingerprint)
+            item.future.set_result(DrawOutcome.of(stored))
+        except DomainError as error:
+            item.future.set_exception(error)
+    return still
+
+
+class DrawDesk:
+    """The single draw writer of this process: a thread that settles waiting requests in
+    batches of up to ``max_batch``."""
+
+    def __init__(self, ledger: Ledger, clock: Clock, retry: RetryPolicy, max_batch: int) -> None:
+        self._ledger = ledger
+        self._clock = clock
+        self._retry = retry
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[Pending | None] = queue.SimpleQueue()
+        self._cache = _Cache()
+        self.stats = DeskStats()
+        self._thread = threading.Thread(target=self._run, name="draw-desk", daemon=True)
+        self._thread.start()
+
+    def submit(self, pending: Pending) -> None:
+        self._queue.put(pending)
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            items, stop = [first], False
+            while len(items) < self._max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                items.append(item)
+            settle(self._ledger, self._clock, self._retry, items, self._cache, self.stats)
+            if stop:
+                return
