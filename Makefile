@@ -34,5 +34,6 @@ format: install  ## apply ruff's fixes and formatting
 test: lint  ## lint + type check + the whole test suite on the real Postgres and Redis
 	$(BIN)/pytest
 
-bench: install  ## benchmarks on the real Postgres (JSON on stdout)
+bench: install  ## benchmarks on the real Postgres (JSON on stdout, progress on stderr)
 	$(BIN)/python -m ops.bench.deposit_credit
+	$(BIN)/python -m ops.bench.draw_engine --spread
