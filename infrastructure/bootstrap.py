@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from application.clock import Clock, system_clock
@@ -12,7 +13,12 @@ from application.ledger import Ledger
 from application.pools import Pools, SeedSource, new_server_seed
 from application.wallets import Wallets
 from application.withdrawals import Withdrawals
+from infrastructure.projector import Projector
+from infrastructure.readstore import PostgresReadStore, SqliteReadStore
 from infrastructure.settings import Settings
+from projections.catalog import build
+from projections.queries import ReadModels
+from projections.store import ReadStore
 
 __all__ = ["System", "bootstrap"]
 
@@ -27,9 +33,23 @@ class System:
     withdrawals: Withdrawals
     pools: Pools
     draws: Draws
+    read_store: ReadStore
+    read_models: ReadModels
+
+    def projector(self, names: Sequence[str] | None = None, batch_size: int = 1_000) -> Projector:
+        """A projector over the chosen projections (all by default) at their active versions."""
+        postgres = None if self.settings.embedded else self.settings.database_url
+        return Projector(
+            self.ledger,
+            build(self.read_store, names),
+            conninfo=postgres,
+            lease_scope=self.settings.schema,
+            batch_size=batch_size,
+        )
 
     def close(self) -> None:
         self.draws.close()
+        self.read_store.close()
         self.ledger.close()
 
 
@@ -44,6 +64,7 @@ def bootstrap(
     ledger = Ledger(env=settings.event_store_env())
     commands = Commands(ledger, retry)
     policy = settings.policy
+    read_store = _read_store(settings)
     return System(
         settings=settings,
         ledger=ledger,
@@ -53,4 +74,13 @@ def bootstrap(
         withdrawals=Withdrawals(commands, clock, policy),
         pools=Pools(commands, clock, policy.currency, seeds),
         draws=Draws(ledger, clock, retry, max_batch=settings.draw_batch),
+        read_store=read_store,
+        read_models=ReadModels(read_store),
     )
+
+
+def _read_store(settings: Settings) -> ReadStore:
+    if settings.embedded:
+        return SqliteReadStore(settings.read_model_path())
+    assert settings.database_url is not None
+    return PostgresReadStore(settings.database_url, schema=settings.schema)

@@ -90,6 +90,16 @@ class Settings:
             }
         return {**common, **self._postgres_env()}
 
+    def read_model_path(self) -> str:
+        """The embedded read models live in their own SQLite file (or memory), so the
+        projector's writes never queue behind the event store's."""
+        if self.database_url and ":memory:" in self.database_url:
+            return ":memory:"
+        if self.database_url and self.database_url.startswith("sqlite:"):
+            return self._sqlite_path() + ".readmodels"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return str(self.data_dir / "readmodels.sqlite")
+
     def _sqlite_path(self) -> str:
         if self.database_url and self.database_url.startswith("sqlite:"):
             path = self.database_url.removeprefix("sqlite:").removeprefix("//")

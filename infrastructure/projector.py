@@ -1,0 +1,257 @@
+"""The projector: runs projections over the ledger's notification log, in batches.
+
+* Catch-up: pages of up to ``batch_size`` notifications, each page applied to each projection in
+  one read-store transaction together with its tracking position (exactly once).
+* Live: when caught up it sleeps until Postgres NOTIFY says new events were recorded (the event
+  store sends one per insert), or polls when embedded (SQLite has no notifications).
+* Faults: an event a projection cannot handle (a poison event) stops that projection only, with
+  the notification id and error in its status; the others keep running. A lost database
+  connection is retried with backoff.
+* Leadership: in Postgres each projection runs in one process at a time, holding an advisory
+  lock; another instance waits as a standby and takes over when the lock is released.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from eventsourcing import persistence as es_persistence
+from psycopg import sql
+
+from application.ledger import Ledger
+from projections.base import LedgerProjection
+
+__all__ = ["Projector", "ProjectionStatus"]
+
+# Store failures: retried by ``run``, never mistaken for a poison event.
+_TRANSIENT = (psycopg.OperationalError, sqlite3.OperationalError, es_persistence.OperationalError)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectionStatus:
+    name: str
+    version: int
+    position: int
+    head: int
+    lag: int
+    state: str  # running | failed | standby
+    last_error: str | None
+
+
+class _Waker:
+    """Blocks until the event store signals new events (Postgres LISTEN) or a poll interval."""
+
+    def __init__(self, conninfo: str | None, channel: str | None, poll_s: float) -> None:
+        self._conninfo = conninfo
+        self._channel = channel
+        self._poll_s = poll_s
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def wait(self, timeout: float) -> None:
+        if self._conninfo is None or self._channel is None:
+            time.sleep(min(timeout, self._poll_s))
+            return
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5)
+                self._conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+            for _ in self._conn.notifies(timeout=timeout, stop_after=1):
+                break
+        except psycopg.Error:
+            self.close()
+            time.sleep(min(timeout, 1.0))
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+class _Leases:
+    """Postgres advisory locks, one per projection, held on one connection for the process."""
+
+    def __init__(self, conninfo: str | None, scope: str) -> None:
+        self._conninfo = conninfo
+        self._scope = scope
+        self._conn: psycopg.Connection[Any] | None = None
+        self._held: set[str] = set()
+
+    def _key(self, name: str) -> int:
+        digest = hashlib.sha256(f"prizeledger:{self._scope}:{name}".encode()).digest()
+        return int.from_bytes(digest[:8], "big", signed=True)
+
+    def acquire(self, name: str) -> bool:
+        if self._conninfo is None or name in self._held:
+            return True
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5)
+                self._held.clear()
+            row = self._conn.execute(
+                "SELECT pg_try_advisory_lock(%s)", (self._key(name),)
+            ).fetchone()
+        except psycopg.Error:
+            self.close()
+            return False
+        if row and row[0]:
+            self._held.add(name)
+            return True
+        return False
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()  # releases every lock it held
+            self._conn = None
+        self._held.clear()
+
+
+class Projector:
+    def __init__(
+        self,
+        ledger: Ledger,
+        projections: Sequence[LedgerProjection],
+        *,
+        conninfo: str | None = None,
+        lease_scope: str = "public",
+        batch_size: int = 1_000,
+        poll_s: float = 0.2,
+    ) -> None:
+        self._ledger = ledger
+        self._projections = list(projections)
+        self._batch_size = batch_size
+        channel = getattr(ledger.recorder, "channel_name", None)
+        self._waker = _Waker(conninfo, channel, poll_s)
+        self._leases = _Leases(conninfo, lease_scope)
+        self._positions: dict[str, int] = {}
+        self._errors: dict[str, str] = {}
+        self._failed: set[str] = set()
+        self._standby: set[str] = set()
+        self._lock = threading.Lock()
+
+    # ---- running -------------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        for projection in self._projections:
+            projection.create()
+            self._positions[projection.name] = projection.view.position()
+
+    def run(self, stop: threading.Event) -> None:
+        """Until ``stop`` is set: catch up, then follow the log. Never raises."""
+        delay = 0.1
+        while not stop.is_set():
+            try:
+                if not self._positions:
+                    self.prepare()
+                processed = self.step()
+                delay = 0.1
+            except Exception as error:  # the store went away: keep trying
+                log.warning("projector step failed, retrying in %.1fs: %s", delay, error)
+                self._positions.clear()
+                stop.wait(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            if processed < self._batch_size:
+                self._waker.wait(timeout=1.0)
+        self._waker.close()
+        self._leases.close()
+
+    def step(self) -> int:
+        """Apply the next page of notifications to every running projection; returns how many
+        notifications the page had (0 when every projection is caught up)."""
+        active = [p for p in self._projections if self._is_active(p)]
+        if not active:
+            return 0
+        start = min(self._positions[p.name] for p in active) + 1
+        page = self._ledger.recorder.select_notifications(start=start, limit=self._batch_size)
+        if not page:
+            return 0
+        events = [(self._ledger.mapper.to_domain_event(n), n.id) for n in page]
+        for projection in active:
+            mine = [(e, i) for e, i in events if i > self._positions[projection.name]]
+            if mine:
+                self._apply(projection, mine)
+        return len(page)
+
+    def catch_up(self, timeout_s: float = 60.0) -> None:
+        """Apply everything recorded so far (tests, rebuilds, the embedded mode's start)."""
+        if not self._positions:
+            self.prepare()
+        deadline = time.monotonic() + timeout_s
+        while self.step() and time.monotonic() < deadline:
+            pass
+
+    def _is_active(self, projection: LedgerProjection) -> bool:
+        if projection.name in self._failed:
+            return False
+        if self._leases.acquire(projection.name):
+            self._standby.discard(projection.name)
+            if projection.name not in self._positions:
+                self._positions[projection.name] = projection.view.position()
+            return True
+        self._standby.add(projection.name)
+        self._positions.pop(projection.name, None)
+        return False
+
+    def _apply(self, projection: LedgerProjection, events: list[tuple[Any, int]]) -> None:
+        try:
+            projection.process_batch(events)
+            self._positions[projection.name] = events[-1][1]
+        except _TRANSIENT:
+            raise
+        except Exception:
+            # Find the poison event: apply one by one up to it, then stop this projection.
+            for event, position in events:
+                try:
+                    projection.process_batch([(event, position)])
+                except Exception as error:
+                    self._fail(projection, position, event, error)
+                    return
+                self._positions[projection.name] = position
+
+    def _fail(
+        self, projection: LedgerProjection, position: int, event: Any, error: Exception
+    ) -> None:
+        message = f"notification {position} ({type(event).__qualname__}): {error!r}"
+        log.error("projection %s stopped at %s", projection.name, message)
+        with self._lock:
+            self._failed.add(projection.name)
+            self._errors[projection.name] = message
+
+    # ---- status --------------------------------------------------------------------------------
+
+    def status(self) -> list[ProjectionStatus]:
+        head = self._ledger.recorder.max_notification_id() or 0
+        rows = []
+        for p in self._projections:
+            position = self._positions.get(p.name)
+            if position is None:
+                position = p.view.position()
+            state = (
+                "failed"
+                if p.name in self._failed
+                else "standby"
+                if p.name in self._standby
+                else "running"
+            )
+            rows.append(
+                ProjectionStatus(
+                    name=p.name,
+                    version=p.view.version,
+                    position=position,
+                    head=head,
+                    lag=max(0, head - position),
+                    state=state,
+                    last_error=self._errors.get(p.name),
+                )
+            )
+        return rows

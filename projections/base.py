@@ -1,0 +1,155 @@
+"""Projections: event handlers that write read-model rows and their tracking position in the
+same transaction, so a crash can never apply an event twice or skip one.
+
+A projection is an ``eventsourcing.projection.Projection`` whose view is a ``LedgerView``.
+It handles one event (``process_event``, the library's protocol) or a batch of events in one
+transaction (``process_batch``, what the projector uses while catching up). Tables are versioned
+(``rm_{name}_v{version}_{table}``): a rebuild projects into a new version while the old one
+serves, then switches the active version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.projection import Projection
+
+from projections.store import ReadStore, ReadTx
+
+__all__ = ["ACTIVE_DDL", "Handler", "LedgerProjection", "LedgerView", "Writes", "iso"]
+
+
+class Writes:
+    """The statements a batch of events turns into, flushed in order; runs of the same
+    statement go as one ``executemany`` (one round trip in Postgres' pipeline mode)."""
+
+    def __init__(self) -> None:
+        self._runs: list[tuple[str, list[Sequence[object]]]] = []
+
+    def add(self, sql: str, *params: object) -> None:
+        if self._runs and self._runs[-1][0] == sql:
+            self._runs[-1][1].append(params)
+        else:
+            self._runs.append((sql, [params]))
+
+    def flush(self, tx: ReadTx) -> None:
+        for sql, rows in self._runs:
+            if len(rows) == 1:
+                tx.execute(sql, rows[0])
+            else:
+                tx.executemany(sql, rows)
+
+
+Handler = Callable[[Writes, Any, int], None]
+
+TRACKING_DDL = (
+    "CREATE TABLE IF NOT EXISTS rm_tracking (projection TEXT NOT NULL, version INTEGER NOT NULL, "
+    "position BIGINT NOT NULL, PRIMARY KEY (projection, version))"
+)
+ACTIVE_DDL = (
+    "CREATE TABLE IF NOT EXISTS rm_active (projection TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+)
+
+
+def iso(at: datetime) -> str:
+    """Timestamps as sortable UTC ISO-8601 text (the same in Postgres and SQLite)."""
+    return at.isoformat(timespec="microseconds")
+
+
+class _TableNames(dict[str, str]):
+    def __init__(self, view: LedgerView) -> None:
+        super().__init__()
+        self._view = view
+
+    def __missing__(self, short: str) -> str:
+        return self._view.table(short)
+
+
+class LedgerView(TrackingRecorder):
+    """One version of one projection's tables in a read store, plus its tracking position."""
+
+    def __init__(self, store: ReadStore, name: str, version: int) -> None:
+        self.store = store
+        self.name = name
+        self.version = version
+
+    def table(self, short: str) -> str:
+        return f"rm_{self.name}_v{self.version}_{short}"
+
+    def create(self, ddl: Sequence[str]) -> None:
+        """Create this version's tables (DDL names them ``{short}``) and its tracking row."""
+        names = _TableNames(self)
+        with self.store.transaction() as tx:
+            tx.execute(TRACKING_DDL)
+            tx.execute(ACTIVE_DDL)
+            for statement in ddl:
+                tx.execute(statement.format_map(names))
+            tx.execute(
+                "INSERT INTO rm_tracking (projection, version, position) VALUES (%s, %s, 0) "
+                "ON CONFLICT (projection, version) DO NOTHING",
+                (self.name, self.version),
+            )
+
+    def track(self, tx: ReadTx, position: int) -> None:
+        tx.execute(
+            "UPDATE rm_tracking SET position = %s WHERE projection = %s AND version = %s",
+            (position, self.name, self.version),
+        )
+
+    def position(self) -> int:
+        with self.store.transaction() as tx:
+            row = tx.fetchone(
+                "SELECT position FROM rm_tracking WHERE projection = %s AND version = %s",
+                (self.name, self.version),
+            )
+        return int(row[0]) if row else 0
+
+    # ---- the library's TrackingRecorder protocol ----------------------------------------------
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        with self.store.transaction() as tx:
+            self.track(tx, tracking.notification_id)
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        return self.position() or None
+
+
+class LedgerProjection(Projection[LedgerView]):
+    """Subclasses set ``name``, ``version``, ``ddl`` (naming their tables ``{short}``) and map
+    event class qualnames to handler methods in ``handlers``."""
+
+    version: ClassVar[int] = 1
+    ddl: ClassVar[list[str]] = []
+
+    def __init__(self, view: LedgerView) -> None:
+        super().__init__(view)
+        self._handlers = self.handlers()
+
+    def handlers(self) -> dict[str, Handler]:
+        raise NotImplementedError
+
+    def t(self, short: str) -> str:
+        return self.view.table(short)
+
+    def create(self) -> None:
+        self.view.create(self.ddl)
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        self.process_batch([(domain_event, tracking.notification_id)])
+
+    def process_batch(self, events: Sequence[tuple[Any, int]]) -> None:
+        """Apply events (in notification order) and move the tracking position past the last,
+        all in one transaction. Events this projection does not handle still move it."""
+        if not events:
+            return
+        writes = Writes()
+        for event, position in events:
+            handler = self._handlers.get(type(event).__qualname__)
+            if handler is not None:
+                handler(writes, event, position)
+        with self.view.store.transaction() as tx:
+            writes.flush(tx)
+            self.view.track(tx, events[-1][1])

@@ -1,0 +1,40 @@
+"""Every projection, and how to build them against a read store at their active versions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from projections.base import ACTIVE_DDL, LedgerProjection, LedgerView
+from projections.ledger import BalancesProjection, HistoryProjection, TrialBalanceProjection
+from projections.store import ReadStore
+
+__all__ = ["ALL", "active_version", "build", "names"]
+
+ALL: list[type[LedgerProjection]] = [
+    BalancesProjection,
+    HistoryProjection,
+    TrialBalanceProjection,
+]
+
+
+def names() -> list[str]:
+    return [cls.name for cls in ALL]
+
+
+def active_version(store: ReadStore, cls: type[LedgerProjection]) -> int:
+    with store.transaction() as tx:
+        tx.execute(ACTIVE_DDL)
+        row = tx.fetchone("SELECT version FROM rm_active WHERE projection = %s", (cls.name,))
+    return int(row[0]) if row else cls.version
+
+
+def build(store: ReadStore, selected: Sequence[str] | None = None) -> list[LedgerProjection]:
+    """Projections at their active versions (all, or those named), tables created."""
+    unknown = set(selected or ()) - set(names())
+    if unknown:
+        raise ValueError(f"unknown projections: {', '.join(sorted(unknown))}; known: {names()}")
+    chosen = [cls for cls in ALL if not selected or cls.name in selected]
+    projections = [cls(LedgerView(store, cls.name, active_version(store, cls))) for cls in chosen]
+    for projection in projections:
+        projection.create()
+    return projections

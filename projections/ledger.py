@@ -1,0 +1,164 @@
+"""Money read models built from the postings: balances, wallet history, trial balance."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from domain.postings import postings_for
+from projections.base import Handler, LedgerProjection, Writes, iso
+
+__all__ = ["BalancesProjection", "HistoryProjection", "TrialBalanceProjection"]
+
+_BALANCES = ("available", "locked", "bonus")
+WALLET_EVENTS = [
+    "DepositStarted",
+    "DepositAbandoned",
+    "DepositCredited",
+    "DepositReversed",
+    "FundsLocked",
+    "FundsReleased",
+    "WithdrawalPaidOut",
+    "PayoutReturned",
+    "BonusCredited",
+    "Adjusted",
+    "Frozen",
+    "Unfrozen",
+    "DepositLimitChanged",
+    "ClientSeedChanged",
+    "DrawsSettled",
+    "DrawRefused",
+]
+
+
+def player_deltas(event: Any) -> dict[str, int]:
+    """balance -> change, for the player named in the event's postings."""
+    deltas = dict.fromkeys(_BALANCES, 0)
+    for posting in postings_for(event):
+        kind, _, rest = posting.account.partition(":")
+        balance = rest.rpartition(":")[2]
+        if kind == "player" and balance in deltas:
+            deltas[balance] += posting.amount_minor
+    return deltas
+
+
+class BalancesProjection(LedgerProjection):
+    """Per wallet (one per player): available, locked, bonus, version, last change."""
+
+    name = "balances"
+    ddl: ClassVar[list[str]] = [
+        "CREATE TABLE IF NOT EXISTS {balances} (wallet_id TEXT PRIMARY KEY,"
+        " player_id TEXT NOT NULL UNIQUE, currency TEXT NOT NULL, available BIGINT NOT NULL,"
+        " locked BIGINT NOT NULL, bonus BIGINT NOT NULL, version BIGINT NOT NULL,"
+        " updated_at TEXT NOT NULL)"
+    ]
+
+    def handlers(self) -> dict[str, Handler]:
+        table = self.t("balances")
+        opened = (
+            f"INSERT INTO {table} (wallet_id, player_id, currency, available, locked, bonus,"
+            " version, updated_at) VALUES (%s, %s, %s, 0, 0, 0, %s, %s)"
+        )
+        changed = (
+            f"UPDATE {table} SET available = available + %s, locked = locked + %s,"
+            " bonus = bonus + %s, version = %s, updated_at = %s WHERE wallet_id = %s"
+        )
+
+        def on_opened(w: Writes, e: Any, _: int) -> None:
+            w.add(
+                opened,
+                str(e.originator_id),
+                e.player_id,
+                e.currency,
+                e.originator_version,
+                iso(e.timestamp),
+            )
+
+        def on_changed(w: Writes, e: Any, _: int) -> None:
+            d = player_deltas(e)
+            w.add(
+                changed,
+                d["available"],
+                d["locked"],
+                d["bonus"],
+                e.originator_version,
+                iso(e.timestamp),
+                str(e.originator_id),
+            )
+
+        handlers: dict[str, Handler] = {f"Wallet.{n}": on_changed for n in WALLET_EVENTS}
+        handlers["Wallet.Opened"] = on_opened
+        return handlers
+
+
+class HistoryProjection(LedgerProjection):
+    """The player's postings, newest first by (position, line): keyset-paginated history."""
+
+    name = "history"
+    ddl: ClassVar[list[str]] = [
+        "CREATE TABLE IF NOT EXISTS {postings} (position BIGINT NOT NULL, line INTEGER NOT NULL,"
+        " player_id TEXT NOT NULL, balance TEXT NOT NULL, amount_minor BIGINT NOT NULL,"
+        " currency TEXT NOT NULL, kind TEXT NOT NULL, reference TEXT, at TEXT NOT NULL,"
+        " PRIMARY KEY (position, line))",
+        "CREATE INDEX IF NOT EXISTS {postings}_by_player ON {postings} (player_id, position, line)",
+    ]
+
+    def handlers(self) -> dict[str, Handler]:
+        insert = (
+            f"INSERT INTO {self.t('postings')} (position, line, player_id, balance, amount_minor,"
+            " currency, kind, reference, at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        )
+
+        def on_money(w: Writes, e: Any, position: int) -> None:
+            kind = type(e).__name__
+            reference = next(
+                (
+                    str(getattr(e, f))
+                    for f in ("deposit_id", "withdrawal_id", "draw_id", "source")
+                    if getattr(e, f, None) is not None
+                ),
+                None,
+            )
+            for line, posting in enumerate(postings_for(e)):
+                owner, _, balance = posting.account.removeprefix("player:").rpartition(":")
+                if posting.account.startswith("player:"):
+                    w.add(
+                        insert,
+                        position,
+                        line,
+                        owner,
+                        balance,
+                        posting.amount_minor,
+                        posting.currency,
+                        kind,
+                        reference,
+                        iso(e.timestamp),
+                    )
+
+        return {f"Wallet.{n}": on_money for n in WALLET_EVENTS}
+
+
+class TrialBalanceProjection(LedgerProjection):
+    """Σ postings per ledger account and currency; over all accounts it must be zero."""
+
+    name = "trial_balance"
+    ddl: ClassVar[list[str]] = [
+        "CREATE TABLE IF NOT EXISTS {accounts} (account TEXT NOT NULL, currency TEXT NOT NULL,"
+        " balance BIGINT NOT NULL, postings BIGINT NOT NULL, PRIMARY KEY (account, currency))"
+    ]
+
+    def handlers(self) -> dict[str, Handler]:
+        accounts = self.t("accounts")
+        upsert = (
+            f"INSERT INTO {accounts} (account, currency, balance, postings)"
+            " VALUES (%s, %s, %s, 1) ON CONFLICT (account, currency) DO UPDATE SET"
+            f" balance = {accounts}.balance + excluded.balance,"
+            f" postings = {accounts}.postings + 1"
+        )
+
+        def on_any(w: Writes, e: Any, _: int) -> None:
+            for posting in postings_for(e):
+                w.add(upsert, posting.account, posting.currency, posting.amount_minor)
+
+        money_events = [f"Wallet.{n}" for n in WALLET_EVENTS]
+        money_events += ["PrizePool.Funded", "PrizePool.Defunded", "PrizePool.Closed"]
+        return dict.fromkeys(money_events, on_any)
