@@ -27,7 +27,8 @@ from eventsourcing import persistence as es_persistence
 from psycopg import sql
 
 from application.ledger import Ledger
-from projections.base import LedgerProjection
+from projections.base import LedgerProjection, LedgerView
+from projections.catalog import active_version
 
 __all__ = ["Projector", "ProjectionStatus"]
 
@@ -35,6 +36,7 @@ __all__ = ["Projector", "ProjectionStatus"]
 _TRANSIENT = (psycopg.OperationalError, sqlite3.OperationalError, es_persistence.OperationalError)
 
 log = logging.getLogger(__name__)
+VERSION_CHECK_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +139,7 @@ class Projector:
         self._failed: set[str] = set()
         self._standby: set[str] = set()
         self._lock = threading.Lock()
+        self._versions_checked = time.monotonic()
 
     # ---- running -------------------------------------------------------------------------------
 
@@ -165,9 +168,25 @@ class Projector:
         self._waker.close()
         self._leases.close()
 
+    def _follow_rebuilds(self) -> None:
+        """Switch to a projection's new version once a rebuild has activated it."""
+        now = time.monotonic()
+        if now - self._versions_checked < VERSION_CHECK_S:
+            return
+        self._versions_checked = now
+        for index, projection in enumerate(self._projections):
+            cls = type(projection)
+            version = active_version(projection.view.store, cls)
+            if version != projection.view.version:
+                log.info("projection %s switches to version %s", cls.name, version)
+                self._projections[index] = cls(LedgerView(projection.view.store, cls.name, version))
+                self._projections[index].create()
+                self._positions[cls.name] = self._projections[index].view.position()
+
     def step(self) -> int:
         """Apply the next page of notifications to every running projection; returns how many
         notifications the page had (0 when every projection is caught up)."""
+        self._follow_rebuilds()
         active = [p for p in self._projections if self._is_active(p)]
         if not active:
             return 0

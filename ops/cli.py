@@ -1,11 +1,19 @@
-"""The ``prizeledger`` command. It starts without importing the web apps (they load by name)."""
+"""The ``prizeledger`` command. It starts without importing the web apps (they load by name).
+
+Exit codes: 0 ok, 1 a check failed, 2 usage error.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from dataclasses import asdict
 
 __all__ = ["main"]
 
@@ -26,13 +34,78 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _migrate(_: argparse.Namespace) -> int:
-    """Create the event store tables (idempotent)."""
+    """Create the event store and read-model tables (idempotent)."""
     from infrastructure.bootstrap import bootstrap
 
     system = bootstrap()
-    system.close()
+    system.projector()  # creates every projection's tables at its active version
     where = "embedded SQLite" if system.settings.embedded else "Postgres"
-    print(f"event store ready ({where})")
+    system.close()
+    print(f"event store and read models ready ({where})")
+    return 0
+
+
+def _projector(args: argparse.Namespace) -> int:
+    """Run projections until SIGTERM/SIGINT: catch up in batches, then follow new events."""
+    from infrastructure.bootstrap import bootstrap
+
+    system = bootstrap()
+    try:
+        projector = system.projector(args.names or None, batch_size=args.batch)
+    except ValueError as error:
+        print(f"prizeledger projector: {error}", file=sys.stderr)
+        system.close()
+        return 2
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    worker = threading.Thread(target=projector.run, args=(stop,), name="projector")
+    worker.start()
+    while not stop.wait(args.report_every):
+        for status in projector.status():
+            logging.getLogger("prizeledger.projector").info(json.dumps(asdict(status)))
+    worker.join()
+    system.close()
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    """Position, lag, state and last error of every projection (1 if one failed or lags)."""
+    from infrastructure.bootstrap import bootstrap
+
+    system = bootstrap()
+    rows = system.projector().status()
+    system.close()
+    if args.json:
+        print(json.dumps([asdict(r) for r in rows], indent=2))
+    else:
+        for r in rows:
+            print(f"{r.name:<16} v{r.version}  position {r.position:>10}  lag {r.lag:>8}")
+    return 1 if any(r.lag > args.max_lag for r in rows) else 0
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    """Project NAME into a new version from the start while the old one serves, then switch."""
+    from infrastructure.bootstrap import bootstrap
+    from infrastructure.rebuild import rebuild
+
+    system = bootstrap()
+    tty = sys.stderr.isatty()
+
+    def progress(position: int, head: int) -> None:
+        if tty:
+            print(f"\r{args.name}: {position}/{head}", end="", file=sys.stderr, flush=True)
+
+    try:
+        version = rebuild(system.ledger, system.read_store, args.name, progress)
+    except ValueError as error:
+        print(f"prizeledger projections rebuild: {error}", file=sys.stderr)
+        return 2
+    finally:
+        system.close()
+    if tty:
+        print(file=sys.stderr)
+    print(f"{args.name}: version {version} is now active")
     return 0
 
 
@@ -47,12 +120,32 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--host", default=os.environ.get("PRIZELEDGER_HOST", "127.0.0.1"))
     run.add_argument("--port", type=int, default=int(os.environ.get("PRIZELEDGER_PORT", "8000")))
     run.set_defaults(handler=_run)
-    migrate = commands.add_parser("migrate", help=_migrate.__doc__)
-    migrate.set_defaults(handler=_migrate)
+    commands.add_parser("migrate", help=_migrate.__doc__).set_defaults(handler=_migrate)
+    projector = commands.add_parser("projector", help=_projector.__doc__)
+    projector.add_argument("names", nargs="*", help="projections to run (default: all)")
+    projector.add_argument("--batch", type=int, default=1_000, help="events per transaction")
+    projector.add_argument(
+        "--report-every", type=float, default=10.0, help="seconds between status log lines"
+    )
+    projector.set_defaults(handler=_projector)
+    projections = commands.add_parser("projections", help="inspect or rebuild read models")
+    sub = projections.add_subparsers(dest="action", required=True)
+    status = sub.add_parser("status", help=_status.__doc__)
+    status.add_argument("--json", action="store_true")
+    status.add_argument("--max-lag", type=int, default=10_000, help="lag that counts as failed")
+    status.set_defaults(handler=_status)
+    rebuild = sub.add_parser("rebuild", help=_rebuild.__doc__)
+    rebuild.add_argument("name")
+    rebuild.set_defaults(handler=_rebuild)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(
+        level=os.environ.get("PRIZELEDGER_LOG_LEVEL", "INFO"),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
     args = build_parser().parse_args(argv)
     result: int = args.handler(args)
     return result
