@@ -44,7 +44,7 @@ class CopyPostgresApplicationRecorder(PostgresApplicationRecorder):
     ) -> Sequence[int] | None:
         if not stored_events:
             return []
-        if kwargs:  # tracking records (process applications): the library's own path
+        if any(v is not None for v in kwargs.values()):  # tracking: the library's own path
             ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
             return ids
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
