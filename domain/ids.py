@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from uuid import UUID, uuid5
 
 __all__ = [
@@ -43,5 +44,8 @@ def pool_id(pool_key: str) -> UUID:
     return _id("pool", pool_key)
 
 
+@lru_cache(maxsize=8_192)
 def draw_id(player_id: str, request_id: str) -> UUID:
+    # Cached: the draw path asks for the same id several times per request (request, decision,
+    # the Draw's own stream id) and uuid5 is a SHA-1 each time.
     return _id("draw", player_id, request_id)
