@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from application.clock import Clock
 from application.commands import Commands, Unit
 from application.errors import NotFound
@@ -45,68 +47,93 @@ class Wallets:
             raise NotFound(f"player {player_id} has no wallet")
         return WalletBalances.of(wallet)
 
+    def _on_wallet(
+        self,
+        name: str,
+        player_id: str,
+        cause: Cause,
+        params: dict[str, object],
+        act: Callable[[Wallet], None],
+    ) -> WalletBalances:
+        def decide(unit: Unit) -> WalletBalances:
+            wallet = unit.get(Wallet, ids.wallet_id(player_id))
+            act(wallet)
+            return WalletBalances.of(wallet)
+
+        return self._commands.execute(
+            name, cause, {"player": player_id, **params}, decide, WalletBalances
+        )
+
     def credit_bonus(
         self, player_id: str, amount_minor: int, source: str, cause: Cause
     ) -> WalletBalances:
         """Non-withdrawable credit from the marketing budget."""
-
-        def decide(unit: Unit) -> WalletBalances:
-            wallet = unit.get(Wallet, ids.wallet_id(player_id))
-            wallet.credit_bonus(amount_minor, source, cause)
-            return WalletBalances.of(wallet)
-
-        params = {"player": player_id, "amount": amount_minor, "source": source}
-        return self._commands.execute("credit_bonus", cause, params, decide, WalletBalances)
+        return self._on_wallet(
+            "credit_bonus",
+            player_id,
+            cause,
+            {"amount": amount_minor, "source": source},
+            lambda w: w.credit_bonus(amount_minor, source, cause),
+        )
 
     def adjust(
         self, player_id: str, balance: Balance, delta_minor: int, reason: str, cause: Cause
     ) -> WalletBalances:
         """Operator correction, signed, with a mandatory reason."""
-
-        def decide(unit: Unit) -> WalletBalances:
-            wallet = unit.get(Wallet, ids.wallet_id(player_id))
-            wallet.adjust(balance, delta_minor, reason, cause)
-            return WalletBalances.of(wallet)
-
-        params = {
-            "player": player_id,
+        params: dict[str, object] = {
             "balance": balance.value,
             "delta": delta_minor,
             "reason": reason,
         }
-        return self._commands.execute("adjust_wallet", cause, params, decide, WalletBalances)
+        return self._on_wallet(
+            "adjust_wallet",
+            player_id,
+            cause,
+            params,
+            lambda w: w.adjust(balance, delta_minor, reason, cause),
+        )
 
     def freeze(
         self, player_id: str, scope: FreezeScope, reason: str, cause: Cause
     ) -> WalletBalances:
-        def decide(unit: Unit) -> WalletBalances:
-            wallet = unit.get(Wallet, ids.wallet_id(player_id))
-            wallet.freeze(scope, reason, cause)
-            return WalletBalances.of(wallet)
-
-        params = {"player": player_id, "scope": scope.value, "reason": reason}
-        return self._commands.execute("freeze_wallet", cause, params, decide, WalletBalances)
+        """Block the scope (account, gameplay, deposit or withdrawal) until unfrozen."""
+        return self._on_wallet(
+            "freeze_wallet",
+            player_id,
+            cause,
+            {"scope": scope.value, "reason": reason},
+            lambda w: w.freeze(scope, reason, cause),
+        )
 
     def unfreeze(
         self, player_id: str, scope: FreezeScope, reason: str, cause: Cause
     ) -> WalletBalances:
-        def decide(unit: Unit) -> WalletBalances:
-            wallet = unit.get(Wallet, ids.wallet_id(player_id))
-            wallet.unfreeze(scope, reason, cause)
-            return WalletBalances.of(wallet)
-
-        params = {"player": player_id, "scope": scope.value, "reason": reason}
-        return self._commands.execute("unfreeze_wallet", cause, params, decide, WalletBalances)
+        return self._on_wallet(
+            "unfreeze_wallet",
+            player_id,
+            cause,
+            {"scope": scope.value, "reason": reason},
+            lambda w: w.unfreeze(scope, reason, cause),
+        )
 
     def set_deposit_limit(
         self, player_id: str, period: LimitPeriod, limit_minor: int | None, cause: Cause
     ) -> WalletBalances:
         """Responsible play: lowering applies at once, raising after 24 hours."""
+        return self._on_wallet(
+            "set_deposit_limit",
+            player_id,
+            cause,
+            {"period": period.value, "limit": limit_minor},
+            lambda w: w.set_deposit_limit(period, limit_minor, self._clock(), cause),
+        )
 
-        def decide(unit: Unit) -> WalletBalances:
-            wallet = unit.get(Wallet, ids.wallet_id(player_id))
-            wallet.set_deposit_limit(period, limit_minor, self._clock(), cause)
-            return WalletBalances.of(wallet)
-
-        params = {"player": player_id, "period": period.value, "limit": limit_minor}
-        return self._commands.execute("set_deposit_limit", cause, params, decide, WalletBalances)
+    def set_client_seed(self, player_id: str, client_seed: str, cause: Cause) -> WalletBalances:
+        """The player's own input to every later draw's randomness."""
+        return self._on_wallet(
+            "set_client_seed",
+            player_id,
+            cause,
+            {"seed": client_seed},
+            lambda w: w.set_client_seed(client_seed, cause),
+        )
