@@ -19,7 +19,7 @@ def test_redis_is_reachable_and_this_run_owns_its_prefix(redis_prefix: tuple[str
 
 
 @pytest.mark.postgres
-def test_postgres_runs_with_fsync_in_a_database_of_this_run(postgres_url: str) -> None:
+def test_postgres_runs_in_a_database_of_this_run(postgres_url: str) -> None:
     with psycopg.connect(postgres_url) as conn:
         name = conn.execute("SELECT current_database()").fetchone()
         assert name is not None
