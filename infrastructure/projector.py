@@ -27,7 +27,7 @@ from eventsourcing import persistence as es_persistence
 from psycopg import sql
 
 from application.ledger import Ledger
-from projections.base import LedgerProjection, LedgerView
+from projections.base import LedgerProjection, LedgerView, TrackingConflict
 from projections.catalog import active_version
 
 __all__ = ["Projector", "ProjectionStatus"]
@@ -222,20 +222,26 @@ class Projector:
         return False
 
     def _apply(self, projection: LedgerProjection, events: list[tuple[Any, int]]) -> None:
+        name = projection.name
         try:
-            projection.process_batch(events)
-            self._positions[projection.name] = events[-1][1]
+            projection.process_batch(events, after=self._positions[name])
+            self._positions[name] = events[-1][1]
+        except TrackingConflict:
+            # Another instance wrote this view (this one had lost its lease): start again from
+            # what is committed.
+            log.warning("projection %s was moved by another writer; reloading its position", name)
+            self._positions[name] = projection.view.position()
         except _TRANSIENT:
             raise
         except Exception:
             # Find the poison event: apply one by one up to it, then stop this projection.
             for event, position in events:
                 try:
-                    projection.process_batch([(event, position)])
+                    projection.process_batch([(event, position)], after=self._positions[name])
                 except Exception as error:
                     self._fail(projection, position, event, error)
                     return
-                self._positions[projection.name] = position
+                self._positions[name] = position
 
     def _fail(
         self, projection: LedgerProjection, position: int, event: Any, error: Exception

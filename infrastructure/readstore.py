@@ -20,8 +20,8 @@ class _PgTx:
     def __init__(self, conn: Connection[Any]) -> None:
         self._conn = conn
 
-    def execute(self, sql: str, params: Sequence[object] = ()) -> None:
-        self._conn.execute(sql, params)
+    def execute(self, sql: str, params: Sequence[object] = ()) -> int:
+        return self._conn.execute(sql, params).rowcount
 
     def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
         with self._conn.cursor() as cur:
@@ -67,8 +67,8 @@ class _SqliteTx:
     def _sql(sql: str) -> str:
         return sql.replace("%s", "?")
 
-    def execute(self, sql: str, params: Sequence[object] = ()) -> None:
-        self._conn.execute(self._sql(sql), params)
+    def execute(self, sql: str, params: Sequence[object] = ()) -> int:
+        return self._conn.execute(self._sql(sql), params).rowcount
 
     def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
         self._conn.executemany(self._sql(sql), rows)

@@ -19,7 +19,15 @@ from eventsourcing.projection import Projection
 
 from projections.store import ReadStore, ReadTx
 
-__all__ = ["ACTIVE_DDL", "Handler", "LedgerProjection", "LedgerView", "Writes", "iso"]
+__all__ = [
+    "ACTIVE_DDL",
+    "Handler",
+    "LedgerProjection",
+    "LedgerView",
+    "TrackingConflict",
+    "Writes",
+    "iso",
+]
 
 
 class Writes:
@@ -59,6 +67,10 @@ def iso(at: datetime) -> str:
     return at.isoformat(timespec="microseconds")
 
 
+class TrackingConflict(Exception):
+    """Another writer moved this projection's position; the batch was rolled back."""
+
+
 class _TableNames(dict[str, str]):
     def __init__(self, view: LedgerView) -> None:
         super().__init__()
@@ -93,11 +105,28 @@ class LedgerView(TrackingRecorder):
                 (self.name, self.version),
             )
 
-    def track(self, tx: ReadTx, position: int) -> None:
-        tx.execute(
-            "UPDATE rm_tracking SET position = %s WHERE projection = %s AND version = %s",
-            (position, self.name, self.version),
+    def track(self, tx: ReadTx, position: int, after: int | None = None) -> None:
+        """Move the position from ``after`` (read here when not given) to ``position``.
+
+        Conditional on ``after``: if another writer moved it meanwhile (two projectors on one
+        view, say after a lost lease), nothing matches, TrackingConflict rolls the batch back,
+        and no event is applied twice. In Postgres the UPDATE also locks the row, so a
+        concurrent batch waits here and then fails the same way."""
+        if after is None:
+            row = tx.fetchone(
+                "SELECT position FROM rm_tracking WHERE projection = %s AND version = %s",
+                (self.name, self.version),
+            )
+            after = int(row[0]) if row else 0
+        changed = tx.execute(
+            "UPDATE rm_tracking SET position = %s"
+            " WHERE projection = %s AND version = %s AND position = %s",
+            (position, self.name, self.version, after),
         )
+        if position <= after or changed != 1:
+            raise TrackingConflict(
+                f"{self.name} v{self.version}: expected position {after}, moving to {position}"
+            )
 
     def position(self) -> int:
         with self.store.transaction() as tx:
@@ -140,9 +169,10 @@ class LedgerProjection(Projection[LedgerView]):
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         self.process_batch([(domain_event, tracking.notification_id)])
 
-    def process_batch(self, events: Sequence[tuple[Any, int]]) -> None:
-        """Apply events (in notification order) and move the tracking position past the last,
-        all in one transaction. Events this projection does not handle still move it."""
+    def process_batch(self, events: Sequence[tuple[Any, int]], after: int | None = None) -> None:
+        """Apply events (in notification order, all after position ``after``) and move the
+        tracking position to the last, in one transaction. Events this projection does not
+        handle still move it."""
         if not events:
             return
         writes = Writes()
@@ -151,5 +181,5 @@ class LedgerProjection(Projection[LedgerView]):
             if handler is not None:
                 handler(writes, event, position)
         with self.view.store.transaction() as tx:
+            self.view.track(tx, events[-1][1], after)  # first: it locks the tracking row
             writes.flush(tx)
-            self.view.track(tx, events[-1][1])

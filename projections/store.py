@@ -17,7 +17,8 @@ Row = tuple[Any, ...]
 
 
 class ReadTx(Protocol):
-    def execute(self, sql: str, params: Sequence[object] = ()) -> None: ...
+    def execute(self, sql: str, params: Sequence[object] = ()) -> int:
+        """Run one statement; returns the number of rows it changed."""
 
     def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None: ...
 
