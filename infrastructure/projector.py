@@ -165,6 +165,10 @@ class Projector:
                 continue
             if processed < self._batch_size:
                 self._waker.wait(timeout=1.0)
+        self.close()
+
+    def close(self) -> None:
+        """Release the advisory locks (a standby takes over) and the LISTEN connection."""
         self._waker.close()
         self._leases.close()
 
@@ -206,8 +210,11 @@ class Projector:
         if not self._positions:
             self.prepare()
         deadline = time.monotonic() + timeout_s
-        while self.step() and time.monotonic() < deadline:
-            pass
+        try:
+            while self.step() and time.monotonic() < deadline:
+                pass
+        finally:
+            self.close()
 
     def _is_active(self, projection: LedgerProjection) -> bool:
         if projection.name in self._failed:
