@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from projections.audit import AuditProjection
 from projections.base import ACTIVE_DDL, LedgerProjection, LedgerView
+from projections.draws import DrawsProjection, PoolStatsProjection
+from projections.finance import FinanceDailyProjection
 from projections.ledger import BalancesProjection, HistoryProjection, TrialBalanceProjection
+from projections.payments import DepositsProjection, WithdrawalsProjection
+from projections.risk import RiskProjection
 from projections.store import ReadStore
 
 __all__ = ["ALL", "active_version", "build", "names"]
@@ -14,6 +19,13 @@ ALL: list[type[LedgerProjection]] = [
     BalancesProjection,
     HistoryProjection,
     TrialBalanceProjection,
+    DrawsProjection,
+    PoolStatsProjection,
+    DepositsProjection,
+    WithdrawalsProjection,
+    AuditProjection,
+    FinanceDailyProjection,
+    RiskProjection,
 ]
 
 

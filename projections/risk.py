@@ -1,0 +1,93 @@
+"""Risk signals: per-player velocity per UTC hour, and the timestamps that rapid
+deposit-then-withdraw detection joins.
+
+``velocity`` counts, per player and hour of the event's timestamp, draw requests and draws
+played, deposits requested and deposits credited (and their amount). ``credits`` and ``locks``
+keep every deposit credit and every withdrawal request (funds locked) with its time in
+microseconds; the query joins them to flag a withdrawal requested within an hour of a credit —
+no handler has to read a player's last credit. Events carry no device or IP yet, so shared
+devices or addresses cannot be detected.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from projections.base import Handler, LedgerProjection, Writes, iso
+
+__all__ = ["RAPID_WITHDRAWAL_S", "RiskProjection", "hour_of", "micros"]
+
+RAPID_WITHDRAWAL_S = 3_600
+_COUNTERS = ("draw_requests", "draws", "deposits_requested", "deposits_credited", "deposited")
+
+
+def hour_of(at: datetime) -> str:
+    """The UTC hour, e.g. ``2026-01-01T12`` (sorts as text)."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H")
+
+
+def micros(at: datetime) -> int:
+    delta = at - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+class RiskProjection(LedgerProjection):
+    name = "risk"
+    ddl: ClassVar[list[str]] = [
+        "CREATE TABLE IF NOT EXISTS {velocity} (player_id TEXT NOT NULL, hour TEXT NOT NULL, "
+        + ", ".join(f"{c} BIGINT NOT NULL" for c in _COUNTERS)
+        + ", PRIMARY KEY (player_id, hour))",
+        "CREATE INDEX IF NOT EXISTS {velocity}_by_hour ON {velocity} (hour)",
+        "CREATE TABLE IF NOT EXISTS {credits} (position BIGINT PRIMARY KEY,"
+        " player_id TEXT NOT NULL, deposit_id TEXT NOT NULL, amount BIGINT NOT NULL,"
+        " at TEXT NOT NULL, at_us BIGINT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS {credits}_by_player ON {credits} (player_id, at_us)",
+        "CREATE TABLE IF NOT EXISTS {locks} (position BIGINT PRIMARY KEY,"
+        " player_id TEXT NOT NULL, withdrawal_id TEXT NOT NULL, amount BIGINT NOT NULL,"
+        " at TEXT NOT NULL, at_us BIGINT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS {locks}_by_player ON {locks} (player_id, position)",
+    ]
+
+    def handlers(self) -> dict[str, Handler]:
+        velocity = self.t("velocity")
+        count = (
+            f"INSERT INTO {velocity} (player_id, hour, {', '.join(_COUNTERS)})"
+            f" VALUES (%s, %s{', %s' * len(_COUNTERS)})"
+            " ON CONFLICT (player_id, hour) DO UPDATE SET "
+            + ", ".join(f"{c} = {velocity}.{c} + excluded.{c}" for c in _COUNTERS)
+        )
+        credit = (
+            f"INSERT INTO {self.t('credits')} (position, player_id, deposit_id, amount, at, at_us)"
+            " VALUES (%s, %s, %s, %s, %s, %s)"
+        )
+        lock = (
+            f"INSERT INTO {self.t('locks')} (position, player_id, withdrawal_id, amount, at, at_us)"
+            " VALUES (%s, %s, %s, %s, %s, %s)"
+        )
+
+        def counted(w: Writes, e: Any, **deltas: int) -> None:
+            row = [deltas.get(c, 0) for c in _COUNTERS]
+            w.add(count, e.player_id, hour_of(e.timestamp), *row)
+
+        def on_draw(w: Writes, e: Any, _: int) -> None:
+            counted(w, e, draw_requests=1, draws=len(e.results))
+
+        def on_deposit_requested(w: Writes, e: Any, _: int) -> None:
+            counted(w, e, deposits_requested=1)
+
+        def on_credited(w: Writes, e: Any, position: int) -> None:
+            counted(w, e, deposits_credited=1, deposited=e.amount_minor)
+            at = e.timestamp
+            w.add(credit, position, e.player_id, e.deposit_id, e.amount_minor, iso(at), micros(at))
+
+        def on_locked(w: Writes, e: Any, position: int) -> None:
+            at = e.timestamp
+            w.add(lock, position, e.player_id, e.withdrawal_id, e.amount_minor, iso(at), micros(at))
+
+        return {
+            "Draw.Executed": on_draw,
+            "Deposit.Requested": on_deposit_requested,
+            "Wallet.DepositCredited": on_credited,
+            "Wallet.FundsLocked": on_locked,
+        }
