@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from dataclasses import astuple, dataclass, fields
 from datetime import UTC, date, datetime
 from typing import Any, Generic, TypeVar
@@ -12,8 +13,7 @@ from typing import Any, Generic, TypeVar
 from domain import ids
 from domain.prizes import BUCKETS
 from projections.audit import AuditProjection
-from projections.base import LedgerView, iso
-from projections.catalog import active_version
+from projections.base import ACTIVE_DDL, LedgerProjection, LedgerView, iso
 from projections.draws import DrawsProjection, PoolStatsProjection
 from projections.finance import COLUMNS, FinanceDailyProjection
 from projections.ledger import BalancesProjection, HistoryProjection, TrialBalanceProjection
@@ -240,13 +240,30 @@ class RapidWithdrawal:
     gap_s: float
 
 
+# How long a read trusts the active versions it looked up before looking again.
+VERSIONS_TTL_S = 2.0
+
+
 class ReadModels:
     def __init__(self, store: ReadStore) -> None:
         self._store = store
+        self._versions: dict[str, int] = {}
+        self._versions_read = -VERSIONS_TTL_S
 
-    def _table(self, cls: type, short: str) -> str:
-        view = LedgerView(self._store, cls.name, active_version(self._store, cls))  # type: ignore[attr-defined]
-        return view.table(short)
+    def _table(self, cls: type[LedgerProjection], short: str) -> str:
+        return LedgerView(self._store, cls.name, self._version(cls)).table(short)
+
+    def _version(self, cls: type[LedgerProjection]) -> int:
+        """The active version, re-read at most every VERSIONS_TTL_S (rebuilds switch it)."""
+        now = time.monotonic()
+        if now - self._versions_read >= VERSIONS_TTL_S:
+            with self._store.transaction() as tx:
+                if self._versions_read < 0:
+                    tx.execute(ACTIVE_DDL)
+                rows = tx.fetchall("SELECT projection, version FROM rm_active")
+            self._versions = {str(name): int(version) for name, version in rows}
+            self._versions_read = now
+        return self._versions.get(cls.name, cls.version)
 
     def balance(self, player_id: str) -> BalanceRow | None:
         table = self._table(BalancesProjection, "balances")
