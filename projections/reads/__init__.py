@@ -1,0 +1,1 @@
+"""The read side's queries, one module per area (projections.queries assembles them)."""
