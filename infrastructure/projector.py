@@ -92,6 +92,16 @@ class _Leases:
         digest = hashlib.sha256(f"prizeledger:{self._scope}:{name}".encode()).digest()
         return int.from_bytes(digest[:8], "big", signed=True)
 
+    def check(self) -> None:
+        """Drop every lease if their connection died (the server released the locks then)."""
+        if self._conn is None or not self._held:
+            return
+        try:
+            self._conn.execute("SELECT 1")
+        except psycopg.Error:
+            log.warning("lost the projection leases' connection; competing for them again")
+            self.close()
+
     def acquire(self, name: str) -> bool:
         if self._conninfo is None or name in self._held:
             return True
@@ -144,8 +154,11 @@ class Projector:
     # ---- running -------------------------------------------------------------------------------
 
     def prepare(self) -> None:
+        """Create the tables; a projection that failed before is tried again (the code may
+        have been fixed since; if not, it stops at the same event and says so again)."""
         for projection in self._projections:
             projection.create()
+            projection.view.clear_failure()
             self._positions[projection.name] = projection.view.position()
 
     def run(self, stop: threading.Event) -> None:
@@ -181,7 +194,8 @@ class Projector:
         for index, projection in enumerate(self._projections):
             cls = type(projection)
             version = active_version(projection.view.store, cls)
-            if version != projection.view.version:
+            # Only forward: a rebuild's own projector runs ahead of the active version.
+            if version > projection.view.version:
                 log.info("projection %s switches to version %s", cls.name, version)
                 self._projections[index] = cls(LedgerView(projection.view.store, cls.name, version))
                 self._projections[index].create()
@@ -191,6 +205,7 @@ class Projector:
         """Apply the next page of notifications to every running projection; returns how many
         notifications the page had (0 when every projection is caught up)."""
         self._follow_rebuilds()
+        self._leases.check()
         active = [p for p in self._projections if self._is_active(p)]
         if not active:
             return 0
@@ -198,12 +213,29 @@ class Projector:
         page = self._ledger.recorder.select_notifications(start=start, limit=self._batch_size)
         if not page:
             return 0
-        events = [(self._ledger.mapper.to_domain_event(n), n.id) for n in page]
+        events, undecodable = self._decode(page)
         for projection in active:
             mine = [(e, i) for e, i in events if i > self._positions[projection.name]]
             if mine:
                 self._apply(projection, mine)
+            if undecodable is not None and projection.name not in self._failed:
+                position, error = undecodable
+                if self._positions[projection.name] < position:
+                    self._fail(projection, position, None, error)
         return len(page)
+
+    def _decode(
+        self, page: Sequence[Any]
+    ) -> tuple[list[tuple[Any, int]], tuple[int, Exception] | None]:
+        """The page's events up to the first one that cannot be decoded (a poison event for
+        every projection that has not passed it yet)."""
+        events: list[tuple[Any, int]] = []
+        for notification in page:
+            try:
+                events.append((self._ledger.mapper.to_domain_event(notification), notification.id))
+            except Exception as error:
+                return events, (notification.id, error)
+        return events, None
 
     def catch_up(self, timeout_s: float = 60.0) -> None:
         """Apply everything recorded so far (tests, rebuilds, the embedded mode's start)."""
@@ -253,11 +285,16 @@ class Projector:
     def _fail(
         self, projection: LedgerProjection, position: int, event: Any, error: Exception
     ) -> None:
-        message = f"notification {position} ({type(event).__qualname__}): {error!r}"
+        what = "undecodable event" if event is None else type(event).__qualname__
+        message = f"notification {position} ({what}): {error!r}"
         log.error("projection %s stopped at %s", projection.name, message)
         with self._lock:
             self._failed.add(projection.name)
             self._errors[projection.name] = message
+        try:
+            projection.view.record_failure(message)
+        except Exception:  # the store is down too; the log and this process still say it
+            log.exception("could not record the failure of %s", projection.name)
 
     # ---- status --------------------------------------------------------------------------------
 
@@ -268,13 +305,9 @@ class Projector:
             position = self._positions.get(p.name)
             if position is None:
                 position = p.view.position()
-            state = (
-                "failed"
-                if p.name in self._failed
-                else "standby"
-                if p.name in self._standby
-                else "running"
-            )
+            stored_error = None if p.name in self._errors else p.view.failure()
+            failed = p.name in self._failed or stored_error is not None
+            state = "failed" if failed else "standby" if p.name in self._standby else "running"
             rows.append(
                 ProjectionStatus(
                     name=p.name,
@@ -283,7 +316,7 @@ class Projector:
                     head=head,
                     lag=max(0, head - position),
                     state=state,
-                    last_error=self._errors.get(p.name),
+                    last_error=self._errors.get(p.name, stored_error),
                 )
             )
         return rows

@@ -7,11 +7,15 @@ from collections.abc import Callable
 
 from application.ledger import Ledger
 from infrastructure.projector import Projector
-from projections.base import LedgerView
+from projections.base import TRACKING_DDL, LedgerView
 from projections.catalog import ALL, active_version
 from projections.store import ReadStore
 
-__all__ = ["rebuild"]
+__all__ = ["RebuildFailed", "rebuild"]
+
+
+class RebuildFailed(Exception):
+    """The new version hit an event it cannot handle; the old version stays active."""
 
 
 def rebuild(
@@ -29,15 +33,17 @@ def rebuild(
     new = old + 1
     view = LedgerView(store, name, new)
     _drop(store, view, cls.ddl)  # a previous, interrupted rebuild starts over
-    projection = cls(view)
-    projector = Projector(ledger, [projection], batch_size=batch_size)
+    projector = Projector(ledger, [cls(view)], batch_size=batch_size)
     projector.prepare()
     while True:
-        head = ledger.recorder.max_notification_id() or 0
         while projector.step():
             if progress:
-                progress(projection.view.position(), head)
-        if projection.view.position() >= (ledger.recorder.max_notification_id() or 0):
+                status = projector.status()[0]
+                progress(status.position, status.head)
+        status = projector.status()[0]
+        if status.state == "failed":
+            raise RebuildFailed(f"{name} v{new} stopped: {status.last_error}; v{old} stays active")
+        if status.lag == 0:
             break
     with store.transaction() as tx:
         tx.execute(
@@ -60,6 +66,7 @@ def _drop(store: ReadStore, view: LedgerView, ddl: list[str]) -> None:
         for short in [statement.split("{", 1)[1].split("}", 1)[0]]
     }
     with store.transaction() as tx:
+        tx.execute(TRACKING_DDL)
         for table in sorted(tables):
             tx.execute(f"DROP TABLE IF EXISTS {table}")
         tx.execute(

@@ -70,7 +70,7 @@ def _projector(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    """Position, lag, state and last error of every projection (1 if one failed or lags)."""
+    """Position, lag, state and last error of every projection (exit 1 if one failed or lags)."""
     from infrastructure.bootstrap import bootstrap
 
     system = bootstrap()
@@ -80,14 +80,18 @@ def _status(args: argparse.Namespace) -> int:
         print(json.dumps([asdict(r) for r in rows], indent=2))
     else:
         for r in rows:
-            print(f"{r.name:<16} v{r.version}  position {r.position:>10}  lag {r.lag:>8}")
-    return 1 if any(r.lag > args.max_lag for r in rows) else 0
+            error = f"  {r.last_error}" if r.last_error else ""
+            print(
+                f"{r.name:<16} v{r.version}  {r.state:<8} position {r.position:>10}"
+                f"  lag {r.lag:>8}{error}"
+            )
+    return 1 if any(r.lag > args.max_lag or r.state == "failed" for r in rows) else 0
 
 
 def _rebuild(args: argparse.Namespace) -> int:
     """Project NAME into a new version from the start while the old one serves, then switch."""
     from infrastructure.bootstrap import bootstrap
-    from infrastructure.rebuild import rebuild
+    from infrastructure.rebuild import RebuildFailed, rebuild
 
     system = bootstrap()
     tty = sys.stderr.isatty()
@@ -101,6 +105,9 @@ def _rebuild(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"prizeledger projections rebuild: {error}", file=sys.stderr)
         return 2
+    except RebuildFailed as error:
+        print(f"prizeledger projections rebuild: {error}", file=sys.stderr)
+        return 1
     finally:
         system.close()
     if tty:

@@ -24,6 +24,7 @@ __all__ = [
     "Handler",
     "LedgerProjection",
     "LedgerView",
+    "TRACKING_DDL",
     "TrackingConflict",
     "Writes",
     "iso",
@@ -55,7 +56,7 @@ Handler = Callable[[Writes, Any, int], None]
 
 TRACKING_DDL = (
     "CREATE TABLE IF NOT EXISTS rm_tracking (projection TEXT NOT NULL, version INTEGER NOT NULL, "
-    "position BIGINT NOT NULL, PRIMARY KEY (projection, version))"
+    "position BIGINT NOT NULL, error TEXT, PRIMARY KEY (projection, version))"
 )
 ACTIVE_DDL = (
     "CREATE TABLE IF NOT EXISTS rm_active (projection TEXT PRIMARY KEY, version INTEGER NOT NULL)"
@@ -126,6 +127,29 @@ class LedgerView(TrackingRecorder):
         if position <= after or changed != 1:
             raise TrackingConflict(
                 f"{self.name} v{self.version}: expected position {after}, moving to {position}"
+            )
+
+    def record_failure(self, message: str) -> None:
+        """Remember that this version stopped on a poison event (status reads it from here)."""
+        with self.store.transaction() as tx:
+            tx.execute(
+                "UPDATE rm_tracking SET error = %s WHERE projection = %s AND version = %s",
+                (message, self.name, self.version),
+            )
+
+    def failure(self) -> str | None:
+        with self.store.transaction() as tx:
+            row = tx.fetchone(
+                "SELECT error FROM rm_tracking WHERE projection = %s AND version = %s",
+                (self.name, self.version),
+            )
+        return str(row[0]) if row and row[0] is not None else None
+
+    def clear_failure(self) -> None:
+        with self.store.transaction() as tx:
+            tx.execute(
+                "UPDATE rm_tracking SET error = NULL WHERE projection = %s AND version = %s",
+                (self.name, self.version),
             )
 
     def position(self) -> int:
