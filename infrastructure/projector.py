@@ -39,6 +39,13 @@ log = logging.getLogger(__name__)
 VERSION_CHECK_S = 2.0
 
 
+class _Skipped:
+    """Stands for an event no running projection handles (never decoded)."""
+
+
+_SKIPPED = _Skipped()
+
+
 @dataclass(frozen=True, slots=True)
 class ProjectionStatus:
     name: str
@@ -213,7 +220,8 @@ class Projector:
         page = self._ledger.recorder.select_notifications(start=start, limit=self._batch_size)
         if not page:
             return 0
-        events, undecodable = self._decode(page)
+        wanted = set().union(*(p.handled for p in active))
+        events, undecodable = self._decode(page, wanted)
         for projection in active:
             mine = [(e, i) for e, i in events if i > self._positions[projection.name]]
             if mine:
@@ -225,12 +233,16 @@ class Projector:
         return len(page)
 
     def _decode(
-        self, page: Sequence[Any]
+        self, page: Sequence[Any], wanted: set[str]
     ) -> tuple[list[tuple[Any, int]], tuple[int, Exception] | None]:
         """The page's events up to the first one that cannot be decoded (a poison event for
-        every projection that has not passed it yet)."""
+        every projection that has not passed it yet). Events no active projection handles are
+        not decoded (a draw's trace is most of the bytes); a placeholder still moves tracking."""
         events: list[tuple[Any, int]] = []
         for notification in page:
+            if notification.topic.partition(":")[2] not in wanted:
+                events.append((_SKIPPED, notification.id))
+                continue
             try:
                 events.append((self._ledger.mapper.to_domain_event(notification), notification.id))
             except Exception as error:

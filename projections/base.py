@@ -37,6 +37,7 @@ class Writes:
 
     def __init__(self) -> None:
         self._runs: list[tuple[str, list[Sequence[object]]]] = []
+        self._merged: dict[str, dict[tuple[object, ...], list[object]]] = {}
 
     def add(self, sql: str, *params: object) -> None:
         if self._runs and self._runs[-1][0] == sql:
@@ -44,15 +45,33 @@ class Writes:
         else:
             self._runs.append((sql, [params]))
 
+    def merge(
+        self, sql: str, key: tuple[object, ...], sums: Sequence[int], last: Sequence[object]
+    ) -> None:
+        """A commutative update: rows of ``sql`` with the same ``key`` are combined — ``sums``
+        added up, ``last`` replaced by the latest — and flushed once, after every other
+        statement of the batch. ``sql`` takes its parameters as (*sums, *last, *key)."""
+        rows = self._merged.setdefault(sql, {})
+        current = rows.get(key)
+        if current is None:
+            rows[key] = [*sums, *last]
+        else:
+            for i, value in enumerate(sums):
+                current[i] = int(current[i]) + value  # type: ignore[call-overload]
+            current[len(sums) :] = last
+
     def flush(self, tx: ReadTx) -> None:
         for sql, rows in self._runs:
             if len(rows) == 1:
                 tx.execute(sql, rows[0])
             else:
                 tx.executemany(sql, rows)
+        for sql, merged in self._merged.items():
+            tx.executemany(sql, [(*values, *key) for key, values in merged.items()])
 
 
 Handler = Callable[[Writes, Any, int], None]
+
 
 TRACKING_DDL = (
     "CREATE TABLE IF NOT EXISTS rm_tracking (projection TEXT NOT NULL, version INTEGER NOT NULL, "
@@ -183,6 +202,11 @@ class LedgerProjection(Projection[LedgerView]):
 
     def handlers(self) -> dict[str, Handler]:
         raise NotImplementedError
+
+    @property
+    def handled(self) -> set[str]:
+        """The qualnames of the event classes this projection reads."""
+        return set(self._handlers)
 
     def t(self, short: str) -> str:
         return self.view.table(short)

@@ -75,14 +75,9 @@ class BalancesProjection(LedgerProjection):
 
         def on_changed(w: Writes, e: Any, _: int) -> None:
             d = player_deltas(e)
-            w.add(
-                changed,
-                d["available"],
-                d["locked"],
-                d["bonus"],
-                e.originator_version,
-                iso(e.timestamp),
-                str(e.originator_id),
+            sums = (d["available"], d["locked"], d["bonus"])
+            w.merge(
+                changed, (str(e.originator_id),), sums, (e.originator_version, iso(e.timestamp))
             )
 
         handlers: dict[str, Handler] = {f"Wallet.{n}": on_changed for n in WALLET_EVENTS}
@@ -149,15 +144,15 @@ class TrialBalanceProjection(LedgerProjection):
     def handlers(self) -> dict[str, Handler]:
         accounts = self.t("accounts")
         upsert = (
-            f"INSERT INTO {accounts} (account, currency, balance, postings)"
-            " VALUES (%s, %s, %s, 1) ON CONFLICT (account, currency) DO UPDATE SET"
+            f"INSERT INTO {accounts} (balance, postings, account, currency)"
+            " VALUES (%s, %s, %s, %s) ON CONFLICT (account, currency) DO UPDATE SET"
             f" balance = {accounts}.balance + excluded.balance,"
-            f" postings = {accounts}.postings + 1"
+            f" postings = {accounts}.postings + excluded.postings"
         )
 
         def on_any(w: Writes, e: Any, _: int) -> None:
             for posting in postings_for(e):
-                w.add(upsert, posting.account, posting.currency, posting.amount_minor)
+                w.merge(upsert, (posting.account, posting.currency), (posting.amount_minor, 1), ())
 
         money_events = [f"Wallet.{n}" for n in WALLET_EVENTS]
         money_events += ["PrizePool.Funded", "PrizePool.Defunded", "PrizePool.Closed"]
