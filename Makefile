@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format bench services-check
+.PHONY: help install run test lint format bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -37,3 +37,4 @@ test: lint  ## lint + type check + the whole test suite on the real Postgres and
 bench: install  ## benchmarks on the real Postgres (JSON on stdout, progress on stderr)
 	$(BIN)/python -m ops.bench.deposit_credit
 	$(BIN)/python -m ops.bench.draw_engine --spread
+	$(BIN)/python -m ops.bench.projections
