@@ -166,7 +166,8 @@ class Projector:
         have been fixed since; if not, it stops at the same event and says so again)."""
         for projection in self._projections:
             projection.create()
-            projection.view.clear_failure()
+            if projection.name not in self._failed:  # failed in this process: it stays failed
+                projection.view.clear_failure()
             self._positions[projection.name] = projection.view.position()
 
     def run(self, stop: threading.Event) -> None:
