@@ -9,6 +9,7 @@ the first outcome.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import threading
@@ -53,6 +54,15 @@ class Draws:
         pending = _request(player_id, pool_key, count, cause)
         self.desk.submit(pending)
         return pending.future.result(timeout=timeout_s)
+
+    async def draw_async(
+        self, player_id: str, pool_key: str, count: int, cause: Cause, timeout_s: float = 10.0
+    ) -> DrawOutcome:
+        """The same as ``draw`` for an event loop: waits without holding a thread (what an
+        async HTTP handler calls; many concurrent players then cost one thread, not many)."""
+        pending = _request(player_id, pool_key, count, cause)
+        self.desk.submit(pending)
+        return await asyncio.wait_for(asyncio.wrap_future(pending.future), timeout_s)
 
     def draw_direct(self, player_id: str, pool_key: str, count: int, cause: Cause) -> DrawOutcome:
         """The same draw, loaded, decided and saved alone with optimistic retries (no desk)."""

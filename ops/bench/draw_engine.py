@@ -13,6 +13,7 @@ Runs in a throw-away schema that is dropped afterwards.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import secrets
@@ -99,12 +100,40 @@ def run_scenario(
             counts["conflicts"] += conflicts
             counts["errors"] += errors
 
-    stats = system.draws.desk.stats if impl == "group_commit" else system.draws.direct_stats
+    async def player_task(index: int) -> None:
+        name = players[index]
+        pool = pool_keys[index % len(pool_keys)]
+        mine: list[float] = []
+        n = conflicts = errors = 0
+        while time.monotonic() < stop_at:
+            n += 1
+            t0 = time.perf_counter()
+            try:
+                await system.draws.draw_async(name, pool, 1, Cause(f"player:{name}", f"{run}-{n}"))
+            except ConcurrencyConflict:
+                conflicts += 1
+                continue
+            except Exception:
+                errors += 1
+                continue
+            mine.append((time.perf_counter() - t0) * 1000)
+        latencies.extend(mine)
+        counts["draws"] += len(mine)
+        counts["conflicts"] += conflicts
+        counts["errors"] += errors
+
+    async def all_players() -> None:
+        await asyncio.gather(*(player_task(i) for i in range(len(players))))
+
+    stats = system.draws.direct_stats if impl == "naive" else system.draws.desk.stats
     before = (stats.batches, stats.conflicts)
     started = time.perf_counter()
-    with ThreadPoolExecutor(len(players)) as pool:
-        for f in [pool.submit(player_loop, i) for i in range(len(players))]:
-            f.result()
+    if impl == "group_commit_async":
+        asyncio.run(all_players())
+    else:
+        with ThreadPoolExecutor(len(players)) as pool:
+            for f in [pool.submit(player_loop, i) for i in range(len(players))]:
+                f.result()
     elapsed = time.perf_counter() - started
     attempts, conflicts = stats.batches - before[0], stats.conflicts - before[1]
     return {
@@ -126,11 +155,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--players", default="1,8,64")
-    parser.add_argument("--impl", choices=["both", "naive", "group_commit"], default="both")
+    parser.add_argument(
+        "--impl", choices=["all", "naive", "group_commit", "group_commit_async"], default="all"
+    )
     parser.add_argument("--spread", action="store_true", help="also 64 players over 8 pools")
     args = parser.parse_args(argv)
     url = os.environ.get("DATABASE_URL", DEFAULT_URL)
-    impls = ["naive", "group_commit"] if args.impl == "both" else [args.impl]
+    impls = ["naive", "group_commit", "group_commit_async"] if args.impl == "all" else [args.impl]
     scenarios = [(int(p), 1) for p in args.players.split(",")]
     if args.spread:
         scenarios.append((64, 8))
