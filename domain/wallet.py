@@ -294,23 +294,22 @@ class Wallet(Aggregate):
         }
         self.withdrawals_in_window[withdrawal_id] = [at, amount_minor]
 
-    def _lock_amount(self, withdrawal_id: str) -> int:
-        try:
-            return self.locks[withdrawal_id]
-        except KeyError:
-            raise UnknownLock(f"no open lock for withdrawal {withdrawal_id}") from None
+    def _lock_movement(self, withdrawal_id: str, cause: Cause) -> dict[str, Any]:
+        """The attributes of an event that moves a withdrawal's whole locked amount."""
+        if withdrawal_id not in self.locks:
+            raise UnknownLock(f"no open lock for withdrawal {withdrawal_id}")
+        return {
+            "withdrawal_id": withdrawal_id,
+            "player_id": self.player_id,
+            "currency": self.currency,
+            "amount_minor": self.locks[withdrawal_id],
+            "actor": cause.actor,
+            "request_id": cause.request_id,
+        }
 
     def release_lock(self, withdrawal_id: str, cause: Cause) -> None:
         """Rejected, cancelled or failed before paying out: the locked amount goes back."""
-        amount = self._lock_amount(withdrawal_id)
-        self._funds_released(
-            withdrawal_id=withdrawal_id,
-            player_id=self.player_id,
-            currency=self.currency,
-            amount_minor=amount,
-            actor=cause.actor,
-            request_id=cause.request_id,
-        )
+        self._funds_released(**self._lock_movement(withdrawal_id, cause))
 
     @event("FundsReleased")
     def _funds_released(
@@ -329,15 +328,7 @@ class Wallet(Aggregate):
 
     def consume_lock(self, withdrawal_id: str, cause: Cause) -> None:
         """The withdrawal was paid: the locked amount leaves the platform."""
-        amount = self._lock_amount(withdrawal_id)
-        self._withdrawal_paid_out(
-            withdrawal_id=withdrawal_id,
-            player_id=self.player_id,
-            currency=self.currency,
-            amount_minor=amount,
-            actor=cause.actor,
-            request_id=cause.request_id,
-        )
+        self._withdrawal_paid_out(**self._lock_movement(withdrawal_id, cause))
 
     @event("WithdrawalPaidOut")
     def _withdrawal_paid_out(
