@@ -10,13 +10,11 @@ the first outcome.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import threading
 from uuid import UUID
 
 from application.clock import Clock
-from application.commands import RetryPolicy, Unit
+from application.commands import RetryPolicy, Unit, fingerprint_of
 from application.draw_desk import DeskStats, DrawDesk, DrawOutcome, Pending, settle
 from application.errors import NotFound
 from application.ledger import Ledger
@@ -28,8 +26,7 @@ __all__ = ["DrawOutcome", "Draws"]
 
 
 def _request(player_id: str, pool_key: str, count: int, cause: Cause) -> Pending:
-    canonical = json.dumps({"draw": [player_id, pool_key, count]})
-    fingerprint = hashlib.sha256(canonical.encode()).hexdigest()
+    fingerprint = fingerprint_of("draw", {"player": player_id, "pool": pool_key, "count": count})
     return Pending(DrawRequest(player_id, pool_key, count, fingerprint), cause)
 
 

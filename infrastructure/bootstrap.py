@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from application.clock import Clock, system_clock
 from application.commands import Commands, RetryPolicy
@@ -13,7 +13,7 @@ from application.ledger import Ledger
 from application.pools import Pools, SeedSource, new_server_seed
 from application.wallets import Wallets
 from application.withdrawals import Withdrawals
-from infrastructure.projector import Projector
+from infrastructure.projector import ProjectionStatus, Projector
 from infrastructure.readstore import PostgresReadStore, SqliteReadStore
 from infrastructure.settings import Settings
 from projections.catalog import build
@@ -35,6 +35,7 @@ class System:
     draws: Draws
     read_store: ReadStore
     read_models: ReadModels
+    _status_projector: Projector | None = field(default=None, init=False, repr=False)
 
     def projector(self, names: Sequence[str] | None = None, batch_size: int = 1_000) -> Projector:
         """A projector over the chosen projections (all by default) at their active versions."""
@@ -46,6 +47,13 @@ class System:
             lease_scope=self.settings.schema,
             batch_size=batch_size,
         )
+
+    def projection_status(self) -> list[ProjectionStatus]:
+        """Every projection's position, lag and state, for health checks. The projector behind
+        it is built once (its tables' DDL runs once), not on every probe."""
+        if self._status_projector is None:
+            self._status_projector = self.projector()
+        return self._status_projector.status()
 
     def close(self) -> None:
         self.draws.close()

@@ -318,6 +318,7 @@ class Projector:
     # ---- status --------------------------------------------------------------------------------
 
     def status(self) -> list[ProjectionStatus]:
+        self._follow_rebuilds()  # a long-lived instance reports the active version
         head = self._ledger.recorder.max_notification_id() or 0
         rows = []
         for p in self._projections:

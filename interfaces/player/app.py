@@ -31,7 +31,7 @@ def ready(state: State) -> Response[dict[str, Any]]:
     system: System = state.system
     try:
         head = system.ledger.recorder.max_notification_id() or 0
-        projections = [asdict(s) for s in system.projector().status()]
+        projections = [asdict(s) for s in system.projection_status()]
     except Exception as error:  # any store failure means "not ready", never a 500
         failure: dict[str, Any] = {"status": "unavailable", "detail": type(error).__name__}
         return Response(failure, status_code=HTTP_503_SERVICE_UNAVAILABLE)
