@@ -19,6 +19,7 @@ from domain.prizes import PoolControls, Prize
 from domain.wallet import Wallet
 
 __all__ = [
+    "EpochView",
     "OddsRow",
     "PoolExists",
     "PoolOdds",
@@ -93,6 +94,13 @@ class PoolOdds:
     miss_floor: int
     pity_boost_bps: int
     expected_payout_per_draw: float
+
+
+@dataclass(frozen=True, slots=True)
+class EpochView:
+    epoch: int
+    commitment: str
+    revealed_seed: str | None  # None while the epoch is in use
 
 
 class Pools:
@@ -248,6 +256,10 @@ class Pools:
 
     def summary(self, pool_key: str) -> PoolSummary:
         return PoolSummary.of(self._load(pool_key))
+
+    def epochs(self, pool_key: str) -> list[EpochView]:
+        """Every fairness epoch of the pool: its commitment, and its seed once revealed."""
+        return [EpochView(*epoch) for epoch in self._load(pool_key).epochs()]
 
     def odds(self, pool_key: str, player_id: str | None = None) -> PoolOdds:
         """Each arm's exact probability for the next draw — computed by the engine's own

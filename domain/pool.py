@@ -159,6 +159,8 @@ class PrizePool(Aggregate):
         self.windows: dict[str, dict[int, int]] = {}
         self.epoch = 1
         self.past_commitments: list[str] = []
+        # revealed_seeds[i] is epoch i+1's server seed, published when that epoch ended.
+        self.revealed_seeds: list[str] = []
         self.commitment = commitment
         # The current epoch's secret. It never leaves the write side until the epoch rotates;
         # encrypt the event store at rest (eventsourcing's CIPHER_KEY) in production.
@@ -420,8 +422,17 @@ class PrizePool(Aggregate):
     ) -> None:
         self.epoch = epoch
         self.past_commitments = [*self.past_commitments, self.commitment]
+        self.revealed_seeds = [*self.revealed_seeds, revealed_seed]
         self.commitment = commitment
         self.server_seed = server_seed
+
+    def epochs(self) -> list[tuple[int, str, str | None]]:
+        """(epoch, commitment, revealed seed or None while the epoch is current), oldest first."""
+        commitments = [*self.past_commitments, self.commitment]
+        return [
+            (number, commitment, self.revealed_seeds[number - 1] if number < self.epoch else None)
+            for number, commitment in enumerate(commitments, start=1)
+        ]
 
     # ---- draws ---------------------------------------------------------------------------------
 

@@ -533,6 +533,15 @@ def test_rotate_epoch_reveals_the_old_seed_and_commits_to_the_new():
     event = payload(pool.collect_events()[0])
     assert (event["revealed_epoch"], event["revealed_seed"], event["epoch"]) == (2, NEXT_SEED, 3)
     assert event["commitment"] == commitment_of("m" * 64)
+    assert pool.epochs() == [
+        (1, commitment_of(SEED), SEED),
+        (2, commitment_of(NEXT_SEED), NEXT_SEED),
+        (3, commitment_of("m" * 64), None),
+    ]
+
+
+def test_a_new_pool_has_one_unrevealed_epoch():
+    assert given_pool().epochs() == [(1, commitment_of(SEED), None)]
 
 
 @pytest.mark.parametrize("seed", [SEED, "n" * 31, ""])
