@@ -7,6 +7,7 @@ stand-ins for Redis. A ``postgresql://`` URL selects the Postgres event store.
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,30 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
 
 
+MIN_SECRET_LENGTH = 32
+
+
+def _secret(env: Mapping[str, str], name: str, data_dir: Path, embedded: bool) -> str | None:
+    """A signing secret. Outside the embedded mode it must be set and long enough (None here;
+    the process that needs it refuses to start); embedded, one is generated once per data
+    directory (kept in a file there, so restarts keep sessions)."""
+    value = env.get(name, "")
+    if value:
+        if len(value) < MIN_SECRET_LENGTH:
+            raise SettingsError(f"{name} must be at least {MIN_SECRET_LENGTH} characters")
+        return value
+    if not embedded:
+        return None
+    path = data_dir / f"{name.lower()}.secret"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(value)
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
@@ -42,6 +67,15 @@ class Settings:
     cache_size: int = 10_000
     schema: str = "public"
     draw_batch: int = 64
+    redis_prefix: str = "prizeledger:"
+    # Random per process unless configured: tokens then die with the process, which is what a
+    # throwaway Settings() (tests, scripts) wants; from_env() always sets a durable one.
+    jwt_secret: str | None = field(default_factory=lambda: secrets.token_urlsafe(48), repr=False)
+    access_token_ttl_s: int = 900
+    rate_ip_per_minute: int = 1_200
+    rate_player_per_minute: int = 600
+    stats_delay_s: int = 300
+    max_body_bytes: int = 64 * 1024
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -55,17 +89,35 @@ class Settings:
             withdrawal_daily_cap=_int(env, "PRIZELEDGER_WITHDRAWAL_DAILY_CAP", 2_000_000),
             large_withdrawal_threshold=_int(env, "PRIZELEDGER_LARGE_WITHDRAWAL", 100_000),
         )
+        database_url = env.get("DATABASE_URL") or None
+        data_dir = Path(env.get("PRIZELEDGER_DATA_DIR", "var"))
+        embedded = database_url is None or database_url.startswith("sqlite:")
         return cls(
-            database_url=env.get("DATABASE_URL") or None,
+            database_url=database_url,
             redis_url=env.get("REDIS_URL") or None,
-            data_dir=Path(env.get("PRIZELEDGER_DATA_DIR", "var")),
+            data_dir=data_dir,
             policy=policy,
             pool_size=_int(env, "POSTGRES_POOL_SIZE", 10),
             connect_timeout_s=_int(env, "POSTGRES_CONNECT_TIMEOUT", 5),
             cache_size=_int(env, "PRIZELEDGER_CACHE_SIZE", 10_000),
             schema=env.get("PRIZELEDGER_SCHEMA", "public"),
             draw_batch=_int(env, "PRIZELEDGER_DRAW_BATCH", 64),
+            redis_prefix=env.get("PRIZELEDGER_REDIS_PREFIX", "prizeledger:"),
+            jwt_secret=_secret(env, "PRIZELEDGER_JWT_SECRET", data_dir, embedded),
+            access_token_ttl_s=_int(env, "PRIZELEDGER_ACCESS_TOKEN_TTL_S", 900),
+            rate_ip_per_minute=_int(env, "PRIZELEDGER_RATE_IP_PER_MIN", 1_200),
+            rate_player_per_minute=_int(env, "PRIZELEDGER_RATE_PLAYER_PER_MIN", 600),
+            stats_delay_s=_int(env, "PRIZELEDGER_STATS_DELAY_S", 300),
+            max_body_bytes=_int(env, "PRIZELEDGER_MAX_BODY_BYTES", 64 * 1024),
         )
+
+    def require_jwt_secret(self) -> str:
+        """The token signing key; the API refuses to start without one."""
+        if self.jwt_secret is None:
+            raise SettingsError(
+                f"PRIZELEDGER_JWT_SECRET must be set (at least {MIN_SECRET_LENGTH} characters)"
+            )
+        return self.jwt_secret
 
     @property
     def embedded(self) -> bool:
