@@ -31,7 +31,7 @@ from application.ledger import Ledger
 from projections.base import LedgerProjection, LedgerView, TrackingConflict
 from projections.catalog import active_version
 
-__all__ = ["Projector", "ProjectionStatus"]
+__all__ = ["Leases", "Projector", "ProjectionStatus", "Waker"]
 
 # Store failures: retried by ``run``, never mistaken for a poison event.
 _TRANSIENT = (psycopg.OperationalError, sqlite3.OperationalError, es_persistence.OperationalError)
@@ -58,7 +58,7 @@ class ProjectionStatus:
     last_error: str | None
 
 
-class _Waker:
+class Waker:
     """Blocks until the event store signals new events (Postgres LISTEN) or a poll interval."""
 
     def __init__(self, conninfo: str | None, channel: str | None, poll_s: float) -> None:
@@ -87,8 +87,9 @@ class _Waker:
             self._conn = None
 
 
-class _Leases:
-    """Postgres advisory locks, one per projection, held on one connection for the process."""
+class Leases:
+    """Postgres advisory locks, one per named job (a projection, the live feed), held on one
+    connection for the process."""
 
     def __init__(self, conninfo: str | None, scope: str) -> None:
         self._conninfo = conninfo
@@ -150,8 +151,8 @@ class Projector:
         self._projections = list(projections)
         self._batch_size = batch_size
         channel = getattr(ledger.recorder, "channel_name", None)
-        self._waker = _Waker(conninfo, channel, poll_s)
-        self._leases = _Leases(conninfo, lease_scope)
+        self._waker = Waker(conninfo, channel, poll_s)
+        self._leases = Leases(conninfo, lease_scope)
         self._positions: dict[str, int] = {}
         self._errors: dict[str, str] = {}
         self._failed: set[str] = set()
