@@ -1,0 +1,180 @@
+"""LiveFeed: follows the event store's notification log and publishes, per player, what their
+open screens should show at once.
+
+Per page of notifications (in order of first appearance):
+
+* every wallet touched by a Wallet event → one ``balance`` message with the wallet as loaded
+  after the page (a page of 64 settled draws is one message, not 64);
+* every Draw → a ``draw`` message (the outcome of each draw; the full trace stays behind
+  ``GET /draws/{id}``);
+* every deposit or withdrawal touched → a ``deposit`` / ``withdrawal`` message with its state.
+
+Its position is not tracked: after a restart (or when a standby takes over) it starts at the
+head, and clients refetch on reconnect. On Postgres it holds an advisory lock (the projector's
+``Leases``) so that one process per deployment publishes; it wakes on the event store's NOTIFY
+(the projector's ``Waker``), and polls every 50 ms when embedded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from application.ledger import Ledger
+from infrastructure.live.bus import LiveBus, Message
+from infrastructure.projector import Leases, Waker
+
+__all__ = ["LEASE", "LiveFeed", "draw_message"]
+
+log = logging.getLogger(__name__)
+
+LEASE = "live_feed"  # the advisory lock's name, next to the projections' (none is called so)
+STANDBY_S = 1.0  # how often a standby asks for the lease
+RESULT_KEYS = ("index", "outcome", "prize_id", "kind", "reward", "cost", "nonce")
+FOLLOWED = {"Wallet", "Draw", "Deposit", "Withdrawal"}
+
+
+def draw_message(event: Any) -> Message:
+    """A Draw.Executed event as the player sees it live."""
+    return {
+        "type": "draw",
+        "draw_id": str(event.originator_id),
+        "pool_key": event.pool_key,
+        "status": event.status,
+        "reason": event.reason,
+        "requested": event.requested,
+        "cost_total": event.cost_total,
+        "available_after": event.available_after,
+        "bonus_after": event.bonus_after,
+        "at": event.at.isoformat(),
+        "results": [{key: result.get(key) for key in RESULT_KEYS} for result in event.results],
+    }
+
+
+class LiveFeed:
+    def __init__(
+        self,
+        ledger: Ledger,
+        bus: LiveBus,
+        *,
+        conninfo: str | None = None,
+        lease_scope: str = "public",
+        batch_size: int = 500,
+        poll_s: float = 0.05,
+    ) -> None:
+        """``conninfo`` (Postgres) enables the lease and NOTIFY wake-ups; None means embedded:
+        always the leader, polling every ``poll_s``."""
+        self._ledger = ledger
+        self._bus = bus
+        self._batch_size = batch_size
+        self._waker = Waker(conninfo, getattr(ledger.recorder, "channel_name", None), poll_s)
+        self._leases = Leases(conninfo, lease_scope)
+        self._position: int | None = None  # None while not the leader
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def position(self) -> int | None:
+        """The last notification published (None while a standby)."""
+        return self._position
+
+    def start(self) -> None:
+        """Follow the log in a background thread, from the head as of now if this process
+        gets the lease now (events recorded after ``start`` returns are published)."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        try:
+            self._lead()
+        except Exception as error:  # the store is down: the thread keeps trying
+            log.warning("live feed: not started at the head yet: %r", error)
+        self._thread = threading.Thread(target=self._run, name="live-feed", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop publishing and release the lease (a standby takes over)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+        self._waker.close()
+        self._leases.close()
+        self._position = None
+
+    def _lead(self) -> bool:
+        """True while this instance holds the lease; taking it starts at the head."""
+        self._leases.check()
+        if not self._leases.acquire(LEASE):
+            self._position = None
+            return False
+        if self._position is None:
+            self._position = self._ledger.recorder.max_notification_id() or 0
+        return True
+
+    def _run(self) -> None:
+        delay = 0.1
+        while not self._stop.is_set():
+            try:
+                if not self._lead():
+                    self._stop.wait(STANDBY_S)
+                    continue
+                published = self.step()
+                delay = 0.1
+            except Exception as error:  # the store went away: keep trying
+                log.warning("live feed step failed, retrying in %.1fs: %r", delay, error)
+                self._stop.wait(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            if published < self._batch_size:
+                self._waker.wait(timeout=0.5)
+
+    def step(self) -> int:
+        """Publish the next page after the position; returns how many notifications it had."""
+        if self._position is None:
+            return 0
+        page = self._ledger.recorder.select_notifications(
+            start=self._position + 1, limit=self._batch_size
+        )
+        if page:
+            self._publish(page)
+            self._position = page[-1].id
+        return len(page)
+
+    def _publish(self, page: Sequence[Any]) -> None:
+        touched: dict[tuple[str, UUID], Any] = {}
+        for notification in page:
+            kind = notification.topic.partition(":")[2].partition(".")[0]
+            if kind in FOLLOWED:
+                touched.setdefault((kind, notification.originator_id), notification)
+        for (kind, originator_id), notification in touched.items():
+            try:
+                player_id, message = self._message(kind, originator_id, notification)
+            except Exception:  # best effort: one unreadable aggregate does not stop the feed
+                log.warning("live feed: skipped %s %s", kind, originator_id, exc_info=True)
+                continue
+            self._bus.publish(player_id, message)
+
+    def _message(self, kind: str, originator_id: UUID, notification: Any) -> tuple[str, Message]:
+        if kind == "Draw":
+            event: Any = self._ledger.mapper.to_domain_event(notification)
+            return event.player_id, draw_message(event)
+        aggregate: Any = self._ledger.repository.get(originator_id)
+        if kind == "Wallet":
+            return aggregate.player_id, {
+                "type": "balance",
+                "available": aggregate.available,
+                "locked": aggregate.locked,
+                "bonus": aggregate.bonus,
+                "currency": aggregate.currency,
+                "version": aggregate.version,
+            }
+        return aggregate.player_id, {
+            "type": kind.lower(),  # deposit | withdrawal
+            "id": str(aggregate.id),
+            "state": aggregate.state,
+            "amount": aggregate.amount_minor,
+            "currency": aggregate.currency,
+        }
