@@ -7,6 +7,7 @@ from uuid import UUID, uuid5
 
 __all__ = [
     "LEDGER_NAMESPACE",
+    "account_id",
     "deposit_id",
     "draw_id",
     "pool_id",
@@ -22,6 +23,12 @@ def _id(kind: str, *parts: str) -> UUID:
     # "|" cannot appear inside the parts' meaning without being escaped, so joins are unambiguous
     # only if parts never contain it; ids validated at the edge never do, and escaping makes sure.
     return uuid5(LEDGER_NAMESPACE, "|".join([kind, *(p.replace("|", "||") for p in parts)]))
+
+
+def account_id(email: str) -> UUID:
+    """One stream per e-mail address (case and surrounding blanks ignored): a second
+    registration of the same address collides with the first stream in the event store."""
+    return _id("account", email.strip().lower())
 
 
 def wallet_id(player_id: str) -> UUID:
