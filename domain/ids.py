@@ -10,6 +10,7 @@ __all__ = [
     "account_id",
     "deposit_id",
     "draw_id",
+    "payout_methods_id",
     "pool_id",
     "receipt_id",
     "wallet_id",
@@ -45,6 +46,10 @@ def withdrawal_id(player_id: str, request_id: str) -> UUID:
 
 def receipt_id(actor: str, request_id: str) -> UUID:
     return _id("receipt", actor, request_id)
+
+
+def payout_methods_id(player_id: str) -> UUID:
+    return _id("payout_methods", player_id)
 
 
 def pool_id(pool_key: str) -> UUID:

@@ -10,6 +10,7 @@ from application.commands import Commands, RetryPolicy
 from application.deposits import Deposits
 from application.draws import Draws
 from application.ledger import Ledger
+from application.payout_methods import PayoutMethodsService
 from application.pools import Pools, SeedSource, new_server_seed
 from application.wallets import Wallets
 from application.withdrawals import Withdrawals
@@ -33,6 +34,7 @@ class System:
     withdrawals: Withdrawals
     pools: Pools
     draws: Draws
+    payout_methods: PayoutMethodsService
     read_store: ReadStore
     read_models: ReadModels
     _status_projector: Projector | None = field(default=None, init=False, repr=False)
@@ -82,6 +84,7 @@ def bootstrap(
         withdrawals=Withdrawals(commands, clock, policy),
         pools=Pools(commands, clock, policy.currency, seeds),
         draws=Draws(ledger, clock, retry, max_batch=settings.draw_batch),
+        payout_methods=PayoutMethodsService(commands, clock),
         read_store=read_store,
         read_models=ReadModels(read_store),
     )
