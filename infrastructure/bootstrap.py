@@ -10,12 +10,14 @@ from application.commands import Commands, RetryPolicy
 from application.deposits import Deposits
 from application.draws import Draws
 from application.ledger import Ledger
+from application.payments import PaymentProvider, Payments
 from application.payout_methods import PayoutMethodsService
 from application.pools import Pools, SeedSource, new_server_seed
 from application.wallets import Wallets
 from application.withdrawals import Withdrawals
 from infrastructure.projector import ProjectionStatus, Projector
 from infrastructure.readstore import PostgresReadStore, SqliteReadStore
+from infrastructure.sandbox_payments import SandboxProvider
 from infrastructure.settings import Settings
 from projections.catalog import build
 from projections.queries import ReadModels
@@ -34,7 +36,10 @@ class System:
     withdrawals: Withdrawals
     pools: Pools
     draws: Draws
+    payments: Payments
     payout_methods: PayoutMethodsService
+    # The built-in provider (its checkout page completes payments), None when switched off.
+    sandbox: SandboxProvider | None
     read_store: ReadStore
     read_models: ReadModels
     _status_projector: Projector | None = field(default=None, init=False, repr=False)
@@ -71,23 +76,34 @@ def bootstrap(
     seeds: SeedSource = new_server_seed,
 ) -> System:
     settings = settings or Settings.from_env()
+    sandbox = _sandbox(settings, clock)  # first: a missing secret stops start-up before any I/O
     ledger = Ledger(env=settings.event_store_env())
     commands = Commands(ledger, retry)
     policy = settings.policy
     read_store = _read_store(settings)
+    deposits = Deposits(commands, clock, policy)
+    providers: dict[str, PaymentProvider] = {sandbox.name: sandbox} if sandbox else {}
     return System(
         settings=settings,
         ledger=ledger,
         commands=commands,
         wallets=Wallets(commands, clock, policy.currency),
-        deposits=Deposits(commands, clock, policy),
+        deposits=deposits,
         withdrawals=Withdrawals(commands, clock, policy),
         pools=Pools(commands, clock, policy.currency, seeds),
         draws=Draws(ledger, clock, retry, max_batch=settings.draw_batch),
+        payments=Payments(deposits, providers, clock, commands),
         payout_methods=PayoutMethodsService(commands, clock),
+        sandbox=sandbox,
         read_store=read_store,
         read_models=ReadModels(read_store),
     )
+
+
+def _sandbox(settings: Settings, clock: Clock) -> SandboxProvider | None:
+    if not settings.sandbox_payments:
+        return None
+    return SandboxProvider(settings.require_webhook_secret(), settings.webhook_tolerance_s, clock)
 
 
 def _read_store(settings: Settings) -> ReadStore:

@@ -22,6 +22,13 @@ class SettingsError(ValueError):
     pass
 
 
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "")
+    if raw not in {"", "0", "1"}:
+        raise SettingsError(f"{name} must be 1 or 0, got {raw!r}")
+    return default if raw == "" else raw == "1"
+
+
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -32,10 +39,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, got {value}")
+    return value
+
+
 MIN_SECRET_LENGTH = 32
 
 
-def _secret(env: Mapping[str, str], name: str, data_dir: Path, embedded: bool) -> str | None:
+def _secret(
+    env: Mapping[str, str], name: str, data_dir: Path, embedded: bool, file_name: str = ""
+) -> str | None:
     """A signing secret. Outside the embedded mode it must be set and long enough (None here;
     the process that needs it refuses to start); embedded, one is generated once per data
     directory (kept in a file there, so restarts keep sessions)."""
@@ -46,7 +62,7 @@ def _secret(env: Mapping[str, str], name: str, data_dir: Path, embedded: bool) -
         return value
     if not embedded:
         return None
-    path = data_dir / f"{name.lower()}.secret"
+    path = data_dir / (file_name or f"{name.lower()}.secret")
     if path.exists():
         return path.read_text().strip()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -76,6 +92,13 @@ class Settings:
     rate_player_per_minute: int = 600
     stats_delay_s: int = 300
     max_body_bytes: int = 64 * 1024
+    # The sandbox payment provider's webhook signing key; random per process unless configured
+    # (like jwt_secret). A throwaway Settings() runs the sandbox; from_env() only when embedded.
+    webhook_secret: str | None = field(
+        default_factory=lambda: secrets.token_urlsafe(48), repr=False
+    )
+    webhook_tolerance_s: int = 300
+    sandbox_payments: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -109,6 +132,11 @@ class Settings:
             rate_player_per_minute=_int(env, "PRIZELEDGER_RATE_PLAYER_PER_MIN", 600),
             stats_delay_s=_int(env, "PRIZELEDGER_STATS_DELAY_S", 300),
             max_body_bytes=_int(env, "PRIZELEDGER_MAX_BODY_BYTES", 64 * 1024),
+            webhook_secret=_secret(
+                env, "PRIZELEDGER_WEBHOOK_SECRET", data_dir, embedded, "webhook.secret"
+            ),
+            webhook_tolerance_s=_positive(env, "PRIZELEDGER_WEBHOOK_TOLERANCE_S", 300),
+            sandbox_payments=_flag(env, "PRIZELEDGER_SANDBOX_PAYMENTS", embedded),
         )
 
     def require_jwt_secret(self) -> str:
@@ -118,6 +146,15 @@ class Settings:
                 f"PRIZELEDGER_JWT_SECRET must be set (at least {MIN_SECRET_LENGTH} characters)"
             )
         return self.jwt_secret
+
+    def require_webhook_secret(self) -> str:
+        """The sandbox provider's signing key; a system running the sandbox refuses to start
+        without one (outside the embedded mode it must be configured)."""
+        if self.webhook_secret is None:
+            raise SettingsError(
+                f"PRIZELEDGER_WEBHOOK_SECRET must be set (at least {MIN_SECRET_LENGTH} characters)"
+            )
+        return self.webhook_secret
 
     @property
     def embedded(self) -> bool:
