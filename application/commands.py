@@ -89,6 +89,12 @@ class Commands:
         self.ledger = ledger
         self.retry = retry or RetryPolicy()
 
+    def already_ran(self, cause: Cause) -> bool:
+        """Whether this request (actor + request id) has a stored outcome: a retry then gets
+        that outcome, and checks that only guard a first run (a one-time code) are skipped."""
+        receipt_id = ids.receipt_id(cause.actor, cause.request_id)
+        return Unit(self.ledger).find(Receipt, receipt_id) is not None
+
     def execute(
         self,
         command: str,

@@ -1,4 +1,4 @@
-"""Structured JSON logs on stderr, each line carrying the request id of the request it belongs to."""
+"""Structured JSON logs on stderr, each line carrying the id of the request it belongs to."""
 
 from __future__ import annotations
 

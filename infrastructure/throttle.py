@@ -10,6 +10,7 @@ because the durable idempotency record (the receipt) lives in the event store, n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import threading
@@ -162,10 +163,8 @@ class RedisThrottle:
     async def close(self) -> None:
         clients, self._clients = self._clients, {}
         for client in clients.values():
-            try:
+            with contextlib.suppress(RedisError, OSError, RuntimeError):
                 await client.aclose()
-            except (RedisError, OSError, RuntimeError):
-                pass
 
 
 def _reset(now: float) -> int:

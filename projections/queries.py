@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from projections.reads.audit import AuditReads, AuditRow
 from projections.reads.common import Page
-from projections.reads.draws import DrawReads, DrawRow, PoolStats, PrizeStats
+from projections.reads.draws import DrawReads, DrawRow, PoolStats, PrizeStats, PublicPoolStats
 from projections.reads.finance import FinanceReads, FinanceReport, FinanceRow
 from projections.reads.ledger import BalanceRow, HistoryPage, LedgerReads, PostingRow, TrialBalance
 from projections.reads.payments import DepositRow, PaymentReads, WithdrawalRow
@@ -20,6 +20,7 @@ __all__ = [
     "DrawRow",
     "PrizeStats",
     "PoolStats",
+    "PublicPoolStats",
     "DepositRow",
     "WithdrawalRow",
     "AuditRow",

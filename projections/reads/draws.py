@@ -10,7 +10,7 @@ from typing import Any
 from domain import ids
 from domain.prizes import BUCKETS
 from projections.draws import DrawsProjection, PoolStatsProjection
-from projections.reads.common import _MAX, Page, ReadBase, _check, _page, _position
+from projections.reads.common import _MAX, Page, ReadBase, _at, _check, _page, _position
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +72,16 @@ class PoolStats:
         return self.payout_total * 10_000 // self.cost_total if self.cost_total else None
 
 
+@dataclass(frozen=True, slots=True)
+class PublicPoolStats:
+    pool_key: str
+    requests: int  # settled requests (one request may hold several draws)
+    draws: int
+    winning_requests: int
+    cost_total: int
+    won_total: int
+
+
 class DrawReads(ReadBase):
     _DRAW = (
         "SELECT draw_id, position, player_id, pool_key, status, reason, requested, settled,"
@@ -92,6 +102,19 @@ class DrawReads(ReadBase):
         table = self._table(DrawsProjection, "draws")
         rows = self._fetch(self._DRAW.format(t=table) + " WHERE draw_id = %s", (draw_id,))
         return _draw(rows[0]) if rows else None
+
+    def public_stats(self, until: datetime) -> list[PublicPoolStats]:
+        """Per pool, the settled draws made before ``until`` (public statistics are delayed so
+        that they reveal nothing about draws in progress)."""
+        table = self._table(DrawsProjection, "draws")
+        rows = self._fetch(
+            "SELECT pool_key, COUNT(*), COALESCE(SUM(settled), 0),"
+            " COALESCE(SUM(CASE WHEN won_total > 0 THEN 1 ELSE 0 END), 0),"
+            f" COALESCE(SUM(cost_total), 0), COALESCE(SUM(won_total), 0) FROM {table}"
+            " WHERE status = 'settled' AND at < %s GROUP BY pool_key ORDER BY pool_key",
+            (_at(until),),
+        )
+        return [PublicPoolStats(str(r[0]), *(int(v) for v in r[1:])) for r in rows]
 
     def pools(self, at: datetime | None = None) -> list[PoolStats]:
         """Every pool by key, with its prizes; ``budget_used`` as of ``at`` (default now)."""
