@@ -10,6 +10,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -99,6 +100,11 @@ class Settings:
     )
     webhook_tolerance_s: int = 300
     sandbox_payments: bool = True
+    # argon2id cost (RFC 9106 low-memory profile); tests pass tiny costs to stay fast.
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65_536
+    argon2_parallelism: int = 4
+    session_ttl: timedelta = timedelta(days=7)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -137,6 +143,10 @@ class Settings:
             ),
             webhook_tolerance_s=_positive(env, "PRIZELEDGER_WEBHOOK_TOLERANCE_S", 300),
             sandbox_payments=_flag(env, "PRIZELEDGER_SANDBOX_PAYMENTS", embedded),
+            argon2_time_cost=_int(env, "PRIZELEDGER_ARGON2_TIME_COST", 3),
+            argon2_memory_kib=_int(env, "PRIZELEDGER_ARGON2_MEMORY_KIB", 65_536),
+            argon2_parallelism=_int(env, "PRIZELEDGER_ARGON2_PARALLELISM", 4),
+            session_ttl=timedelta(seconds=_int(env, "PRIZELEDGER_SESSION_TTL_S", 604_800)),
         )
 
     def require_jwt_secret(self) -> str:
