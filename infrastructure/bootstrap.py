@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from application.accounts import Accounts
 from application.clock import Clock, system_clock
 from application.commands import Commands, RetryPolicy
 from application.deposits import Deposits
@@ -13,12 +14,15 @@ from application.ledger import Ledger
 from application.payments import PaymentProvider, Payments
 from application.payout_methods import PayoutMethodsService
 from application.pools import Pools, SeedSource, new_server_seed
+from application.ports import PasswordHasher
 from application.wallets import Wallets
 from application.withdrawals import Withdrawals
+from infrastructure.passwords import Argon2Hasher
 from infrastructure.projector import ProjectionStatus, Projector
 from infrastructure.readstore import PostgresReadStore, SqliteReadStore
 from infrastructure.sandbox_payments import SandboxProvider
 from infrastructure.settings import Settings
+from infrastructure.totp import PyotpCodes
 from projections.catalog import build
 from projections.queries import ReadModels
 from projections.store import ReadStore
@@ -40,6 +44,7 @@ class System:
     payout_methods: PayoutMethodsService
     # The built-in provider (its checkout page completes payments), None when switched off.
     sandbox: SandboxProvider | None
+    accounts: Accounts
     read_store: ReadStore
     read_models: ReadModels
     _status_projector: Projector | None = field(default=None, init=False, repr=False)
@@ -74,6 +79,7 @@ def bootstrap(
     clock: Clock = system_clock,
     retry: RetryPolicy | None = None,
     seeds: SeedSource = new_server_seed,
+    hasher: PasswordHasher | None = None,
 ) -> System:
     settings = settings or Settings.from_env()
     sandbox = _sandbox(settings, clock)  # first: a missing secret stops start-up before any I/O
@@ -88,6 +94,14 @@ def bootstrap(
         ledger=ledger,
         commands=commands,
         wallets=Wallets(commands, clock, policy.currency),
+        accounts=Accounts(
+            commands,
+            clock,
+            hasher or _hasher(settings),
+            PyotpCodes(),
+            policy.currency,
+            settings.session_ttl,
+        ),
         deposits=deposits,
         withdrawals=Withdrawals(commands, clock, policy),
         pools=Pools(commands, clock, policy.currency, seeds),
@@ -97,6 +111,14 @@ def bootstrap(
         sandbox=sandbox,
         read_store=read_store,
         read_models=ReadModels(read_store),
+    )
+
+
+def _hasher(settings: Settings) -> PasswordHasher:
+    return Argon2Hasher(
+        time_cost=settings.argon2_time_cost,
+        memory_kib=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
     )
 
 

@@ -11,6 +11,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -23,6 +24,12 @@ ADMIN_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 RUN_ID = f"{os.getpid()}_{secrets.token_hex(4)}"
+# Password hashing at production cost takes ~0.1 s a hash; tests need the behaviour, not the cost.
+FAST_ARGON2: dict[str, Any] = {
+    "argon2_time_cost": 1,
+    "argon2_memory_kib": 1024,
+    "argon2_parallelism": 1,
+}
 
 
 def _unavailable(what: str, error: Exception) -> None:
@@ -87,7 +94,7 @@ def clock() -> SteppingClock:
 @pytest.fixture
 def embedded(clock: SteppingClock) -> Iterator[System]:
     """The embedded default (SQLite in memory), as `prizeledger run` uses it."""
-    system = bootstrap(Settings(database_url="sqlite::memory:"), clock=clock)
+    system = bootstrap(Settings(database_url="sqlite::memory:", **FAST_ARGON2), clock=clock)
     yield system
     system.close()
 
@@ -98,7 +105,7 @@ def pg_settings(postgres_url: str) -> Iterator[Settings]:
     schema = f"t_{secrets.token_hex(6)}"
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
-    yield Settings(database_url=postgres_url, pool_size=20, schema=schema)
+    yield Settings(database_url=postgres_url, pool_size=20, schema=schema, **FAST_ARGON2)
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
