@@ -14,6 +14,7 @@ from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Recording
 
+from domain.account import PlayerAccount
 from domain.pool import PrizePool
 from domain.wallet import Wallet
 
@@ -23,7 +24,12 @@ __all__ = ["Ledger"]
 class Ledger(Application[UUID]):
     name = "prizeledger"
     # A snapshot every N events keeps loading a long-lived aggregate O(1) after a cache miss.
-    snapshotting_intervals: ClassVar[dict[type, int]] = {Wallet: 200, PrizePool: 100}
+    # Every login adds an event to the account: snapshot it like the other busy streams.
+    snapshotting_intervals: ClassVar[dict[type, int]] = {
+        Wallet: 200,
+        PrizePool: 100,
+        PlayerAccount: 200,
+    }
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """The library's save, minus its runtime Protocol checks (a measurable cost per
