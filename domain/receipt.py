@@ -50,6 +50,7 @@ class Receipt(Aggregate):
             error_message=None,
             actor=cause.actor,
             request_id=cause.request_id,
+            reason=cause.reason,
         )
 
     @classmethod
@@ -62,6 +63,7 @@ class Receipt(Aggregate):
             error_message=error.message,
             actor=cause.actor,
             request_id=cause.request_id,
+            reason=cause.reason,
         )
 
     @event("Recorded")
@@ -74,12 +76,14 @@ class Receipt(Aggregate):
         error_message: str | None,
         actor: str,
         request_id: str,
+        reason: str = "",  # absent from receipts recorded before reasons were kept
     ) -> None:
         self.command = command
         self.fingerprint = fingerprint
         self.outcome = outcome
         self.error_code = error_code
         self.error_message = error_message
+        self.reason = reason
 
     def replay(self, command: str, fingerprint: str) -> dict[str, Any]:
         """The stored outcome; the stored refusal is raised again."""

@@ -40,8 +40,29 @@ def test_accepted_records_the_outcome_at_the_requests_stream():
         "error_message": None,
         "actor": "player:p1",
         "request_id": "req-1",
+        "reason": "",
     }
     assert receipt.id == ids.receipt_id("player:p1", "req-1")
+
+
+def test_a_receipt_keeps_the_reason_of_the_request_for_the_audit_log():
+    cause = Cause("operator:alice", "req-9", reason="charge-back from the bank")
+
+    receipt = Receipt.accepted("reverse_deposit", "fp-9", {}, cause)
+
+    assert payload(receipt.collect_events()[0])["reason"] == "charge-back from the bank"
+    assert receipt.reason == "charge-back from the bank"
+
+
+def test_a_receipt_recorded_before_reasons_were_kept_replays_with_an_empty_reason():
+    receipt = Receipt.accepted("lock_withdrawal", "fp-1", dict(OUTCOME), CAUSE)
+    state = payload(receipt.collect_events()[0])
+    del state["reason"]
+
+    old = Receipt(**state)
+
+    assert old.reason == ""
+    assert old.replay("lock_withdrawal", "fp-1") == OUTCOME
 
 
 def test_refused_records_the_error_code_and_message():
