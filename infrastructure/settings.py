@@ -77,6 +77,8 @@ def _secret(
 class Settings:
     database_url: str | None = None
     redis_url: str | None = None
+    smtp_url: str | None = field(default=None, repr=False)  # None: the local outbox
+    mail_from: str = "prizeledger@localhost"
     data_dir: Path = Path("var")
     policy: MoneyPolicy = field(default_factory=MoneyPolicy)
     pool_size: int = 10
@@ -124,6 +126,8 @@ class Settings:
         return cls(
             database_url=database_url,
             redis_url=env.get("REDIS_URL") or None,
+            smtp_url=env.get("PRIZELEDGER_SMTP_URL") or None,
+            mail_from=env.get("PRIZELEDGER_MAIL_FROM") or "prizeledger@localhost",
             data_dir=data_dir,
             policy=policy,
             pool_size=_int(env, "POSTGRES_POOL_SIZE", 10),
