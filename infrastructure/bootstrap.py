@@ -17,6 +17,9 @@ from application.pools import Pools, SeedSource, new_server_seed
 from application.ports import PasswordHasher
 from application.wallets import Wallets
 from application.withdrawals import Withdrawals
+from infrastructure.live import InMemoryLiveBus, LiveBus, LiveFeed, RedisLiveBus
+from infrastructure.mail import MailSender, mail_sender
+from infrastructure.notifier import Notifier, Outbox
 from infrastructure.passwords import Argon2Hasher
 from infrastructure.projector import ProjectionStatus, Projector
 from infrastructure.readstore import PostgresReadStore, SqliteReadStore
@@ -47,7 +50,9 @@ class System:
     accounts: Accounts
     read_store: ReadStore
     read_models: ReadModels
+    clock: Clock = system_clock
     _status_projector: Projector | None = field(default=None, init=False, repr=False)
+    _live_bus: LiveBus | None = field(default=None, init=False, repr=False)
 
     def projector(self, names: Sequence[str] | None = None, batch_size: int = 1_000) -> Projector:
         """A projector over the chosen projections (all by default) at their active versions."""
@@ -67,7 +72,35 @@ class System:
             self._status_projector = self.projector()
         return self._status_projector.status()
 
+    def notifier(self, sender: MailSender | None = None) -> Notifier:
+        """Delivers the notification outbox: over SMTP when PRIZELEDGER_SMTP_URL is set, else
+        into the local outbox that the console lists (the embedded mode)."""
+        s = self.settings
+        sender = sender or mail_sender(s.smtp_url, s.mail_from, self.read_store, self.clock)
+        return Notifier(self.read_store, sender, self.clock)
+
+    def outbox(self) -> Outbox:
+        """Queues mails that no event drives (password-reset and verification links)."""
+        return Outbox(self.read_store, self.clock)
+
+    def live_bus(self) -> LiveBus:
+        """The process's live bus: Redis pub/sub when REDIS_URL is set, else in memory."""
+        if self._live_bus is None:
+            url = self.settings.redis_url
+            self._live_bus = (
+                RedisLiveBus(url, self.settings.redis_prefix) if url else InMemoryLiveBus()
+            )
+        return self._live_bus
+
+    def live_feed(self) -> LiveFeed:
+        """Publishes to ``live_bus()``; on Postgres one feed per deployment holds the lease."""
+        postgres = None if self.settings.embedded else self.settings.database_url
+        lease_scope = self.settings.schema
+        return LiveFeed(self.ledger, self.live_bus(), conninfo=postgres, lease_scope=lease_scope)
+
     def close(self) -> None:
+        if self._live_bus is not None:
+            self._live_bus.close()
         self.draws.close()
         self.read_store.close()
         self.ledger.close()
@@ -111,6 +144,7 @@ def bootstrap(
         sandbox=sandbox,
         read_store=read_store,
         read_models=ReadModels(read_store),
+        clock=clock,
     )
 
 

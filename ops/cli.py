@@ -46,7 +46,8 @@ def _migrate(_: argparse.Namespace) -> int:
 
 
 def _projector(args: argparse.Namespace) -> int:
-    """Run projections until SIGTERM/SIGINT: catch up in batches, then follow new events."""
+    """Run projections until SIGTERM/SIGINT: catch up in batches, then follow new events.
+    Also delivers the notification outbox and, with Redis, publishes live updates."""
     from infrastructure.bootstrap import bootstrap
 
     system = bootstrap()
@@ -59,12 +60,25 @@ def _projector(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    worker = threading.Thread(target=projector.run, args=(stop,), name="projector")
-    worker.start()
+    workers = [threading.Thread(target=projector.run, args=(stop,), name="projector")]
+    if not args.no_mail:  # safe in every projector process: workers claim different rows
+        workers.append(threading.Thread(target=system.notifier().run, args=(stop,), name="mail"))
+    # Live updates reach the API processes through Redis only (embedded, the app runs its own
+    # feed); one feed per deployment publishes, the others wait for its advisory lock.
+    settings = system.settings
+    live = not (args.no_live or settings.embedded or settings.redis_url is None)
+    feed = system.live_feed() if live else None
+    for worker in workers:
+        worker.start()
+    if feed is not None:
+        feed.start()
     while not stop.wait(args.report_every):
         for status in projector.status():
             logging.getLogger("prizeledger.projector").info(json.dumps(asdict(status)))
-    worker.join()
+    for worker in workers:
+        worker.join()
+    if feed is not None:
+        feed.stop()
     system.close()
     return 0
 
@@ -134,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     projector.add_argument(
         "--report-every", type=float, default=10.0, help="seconds between status log lines"
     )
+    projector.add_argument("--no-mail", action="store_true", help="do not deliver the outbox")
+    projector.add_argument("--no-live", action="store_true", help="do not publish live updates")
     projector.set_defaults(handler=_projector)
     projections = commands.add_parser("projections", help="inspect or rebuild read models")
     sub = projections.add_subparsers(dest="action", required=True)

@@ -9,6 +9,7 @@ from projections.base import ACTIVE_DDL, LedgerProjection, LedgerView
 from projections.draws import DrawsProjection, PoolStatsProjection
 from projections.finance import FinanceDailyProjection
 from projections.ledger import BalancesProjection, HistoryProjection, TrialBalanceProjection
+from projections.notifications import NotificationsProjection
 from projections.payments import DepositsProjection, WithdrawalsProjection
 from projections.risk import RiskProjection
 from projections.store import ReadStore
@@ -26,6 +27,7 @@ ALL: list[type[LedgerProjection]] = [
     AuditProjection,
     FinanceDailyProjection,
     RiskProjection,
+    NotificationsProjection,
 ]
 
 
