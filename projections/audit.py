@@ -119,7 +119,7 @@ class AuditProjection(LedgerProjection):
                     getattr(e, "actor", ""),
                     type(e).__qualname__,
                     str(e.originator_id),
-                    getattr(e, "reason", None),
+                    getattr(e, "reason", None) or None,
                     getattr(e, "request_id", None),
                     details_of(e),
                 )
