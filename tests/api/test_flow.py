@@ -40,14 +40,17 @@ def test_register_top_up_draw_and_withdraw(api: Api) -> None:
     )
     assert drawn.status_code == 201, drawn.text
     body = drawn.json()
-    assert body["status"] == "settled" and len(body["results"]) == 3
+    assert body["status"] == "settled"
+    assert len(body["results"]) == 3
     again = api.client.post(
         "/api/v1/pools/wheel/draws", json={"count": 3}, headers=alice.money(key)
     )
-    assert again.status_code == 201 and again.json() == body  # replayed, never re-rolled
+    assert again.status_code == 201
+    assert again.json() == body  # replayed, never re-rolled
 
     trace = api.client.get(f"/api/v1/draws/{body['draw_id']}", headers=alice.auth)
-    assert trace.status_code == 200 and trace.json() == body
+    assert trace.status_code == 200
+    assert trace.json() == body
 
     epochs = api.client.get("/api/v1/fairness/wheel/epochs").json()
     assert epochs[0]["commitment"] == pool["commitment"]
@@ -76,7 +79,8 @@ def test_register_top_up_draw_and_withdraw(api: Api) -> None:
 
     api.project()
     history = api.client.get("/api/v1/wallet/history?limit=2", headers=alice.auth).json()
-    assert len(history["rows"]) == 2 and history["next_cursor"]
+    assert len(history["rows"]) == 2
+    assert history["next_cursor"]
     draws = api.client.get("/api/v1/draws", headers=alice.auth).json()
     assert [row["draw_id"] for row in draws["rows"]] == [body["draw_id"]]
     assert_ledger_invariants(api.system.ledger)
@@ -97,7 +101,9 @@ def test_errors_are_problem_json_with_a_code(api: Api) -> None:
     assert bad.json()["code"] == "validation_failed"
 
     nokey = api.client.post("/api/v1/deposits", json={"amount_minor": 500}, headers=alice.auth)
-    assert nokey.status_code == 400 and nokey.json()["code"] == "idempotency_key_required"
+    assert nokey.status_code == 400
+    assert nokey.json()["code"] == "idempotency_key_required"
 
     nowhere = api.client.get("/api/v1/nope")
-    assert nowhere.status_code == 404 and nowhere.json()["code"] == "not_found"
+    assert nowhere.status_code == 404
+    assert nowhere.json()["code"] == "not_found"
