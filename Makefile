@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format bench
+.PHONY: help install run test lint format bench browser
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -31,7 +31,12 @@ format: install  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint  ## lint + type check + the whole test suite on the real Postgres and Redis
+browser:  ## Debian's chromium for the browser tests (apt; never a downloaded browser)
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }
+
+test: lint browser  ## lint + type check + the whole test suite on the real Postgres and Redis
 	$(BIN)/pytest
 
 bench: install  ## benchmarks on the real Postgres (JSON on stdout, progress on stderr)
