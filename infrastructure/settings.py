@@ -47,6 +47,13 @@ def _positive(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _optional_positive(env: Mapping[str, str], name: str) -> int | None:
+    """Unset or empty means off (None)."""
+    if not env.get(name):
+        return None
+    return _positive(env, name, 1)
+
+
 MIN_SECRET_LENGTH = 32
 
 
@@ -107,6 +114,12 @@ class Settings:
     argon2_memory_kib: int = 65_536
     argon2_parallelism: int = 4
     session_ttl: timedelta = timedelta(days=7)
+    # Stale requests expire (a process manager fails or rejects them with reason "expired").
+    deposit_expiry_s: int = 86_400
+    withdrawal_review_expiry_s: int = 7 * 86_400
+    # A risk score at or above this freezes the player's withdrawals automatically (None: off).
+    risk_autofreeze_score: int | None = None
+    max_accounts_per_ip: int = 5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -151,6 +164,12 @@ class Settings:
             argon2_memory_kib=_int(env, "PRIZELEDGER_ARGON2_MEMORY_KIB", 65_536),
             argon2_parallelism=_int(env, "PRIZELEDGER_ARGON2_PARALLELISM", 4),
             session_ttl=timedelta(seconds=_int(env, "PRIZELEDGER_SESSION_TTL_S", 604_800)),
+            deposit_expiry_s=_positive(env, "PRIZELEDGER_DEPOSIT_EXPIRY_S", 86_400),
+            withdrawal_review_expiry_s=_positive(
+                env, "PRIZELEDGER_WITHDRAWAL_REVIEW_EXPIRY_S", 7 * 86_400
+            ),
+            risk_autofreeze_score=_optional_positive(env, "PRIZELEDGER_RISK_AUTOFREEZE_SCORE"),
+            max_accounts_per_ip=_positive(env, "PRIZELEDGER_MAX_ACCOUNTS_PER_IP", 5),
         )
 
     def require_jwt_secret(self) -> str:
