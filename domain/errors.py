@@ -19,6 +19,7 @@ __all__ = [
     "InsufficientFunds",
     "InvalidAmount",
     "InvalidArgument",
+    "SelfApprovalRefused",
     "UnknownLock",
     "WithdrawalDailyCapExceeded",
 ]
@@ -83,6 +84,12 @@ class IllegalTransition(DomainError):
 
 class ApproverNotDistinct(DomainError):
     code = "approver_not_distinct"
+
+
+class SelfApprovalRefused(DomainError):
+    """Maker-checker: the operator who asked for a change may not approve it."""
+
+    code = "self_approval_refused"
 
 
 class UnknownLock(DomainError):

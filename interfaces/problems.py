@@ -75,6 +75,8 @@ _STATUS_BY_CODE: dict[str, int] = {
     "totp_required": 403,
     "totp_invalid": 403,
     "player_frozen": 403,
+    "self_approval_refused": 403,
+    "too_many_accounts": 403,
     "not_found": 404,
     "session_not_found": 404,
     "payout_method_not_found": 404,
