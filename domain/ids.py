@@ -10,6 +10,8 @@ __all__ = [
     "account_id",
     "deposit_id",
     "draw_id",
+    "operator_id",
+    "operator_roster_id",
     "payout_methods_id",
     "pool_id",
     "receipt_id",
@@ -30,6 +32,17 @@ def account_id(email: str) -> UUID:
     """One stream per e-mail address (case and surrounding blanks ignored): a second
     registration of the same address collides with the first stream in the event store."""
     return _id("account", email.strip().lower())
+
+
+def operator_id(email: str) -> UUID:
+    """One stream per operator e-mail address (normalised like ``account_id``): an address is
+    created once. A namespace of its own, so an operator and a player may share an address."""
+    return _id("operator", email.strip().lower())
+
+
+def operator_roster_id() -> UUID:
+    """The one stream listing every operator."""
+    return _id("operator_roster")
 
 
 def wallet_id(player_id: str) -> UUID:

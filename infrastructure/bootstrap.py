@@ -11,6 +11,7 @@ from application.commands import Commands, RetryPolicy
 from application.deposits import Deposits
 from application.draws import Draws
 from application.ledger import Ledger
+from application.operators import Operators
 from application.payments import PaymentProvider, Payments
 from application.payout_methods import PayoutMethodsService
 from application.pools import Pools, SeedSource, new_server_seed
@@ -48,6 +49,7 @@ class System:
     # The built-in provider (its checkout page completes payments), None when switched off.
     sandbox: SandboxProvider | None
     accounts: Accounts
+    operators: Operators
     read_store: ReadStore
     read_models: ReadModels
     clock: Clock = system_clock
@@ -122,6 +124,7 @@ def bootstrap(
     read_store = _read_store(settings)
     deposits = Deposits(commands, clock, policy)
     providers: dict[str, PaymentProvider] = {sandbox.name: sandbox} if sandbox else {}
+    hasher = hasher or _hasher(settings)
     return System(
         settings=settings,
         ledger=ledger,
@@ -130,11 +133,12 @@ def bootstrap(
         accounts=Accounts(
             commands,
             clock,
-            hasher or _hasher(settings),
+            hasher,
             PyotpCodes(),
             policy.currency,
             settings.session_ttl,
         ),
+        operators=Operators(commands, clock, hasher, PyotpCodes()),
         deposits=deposits,
         withdrawals=Withdrawals(commands, clock, policy),
         pools=Pools(commands, clock, policy.currency, seeds),
