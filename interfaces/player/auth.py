@@ -17,6 +17,7 @@ from litestar.params import FromPath, JSONBody
 from domain.cause import Cause
 from infrastructure.bootstrap import System
 from interfaces.http import client_ip
+from interfaces.player.actions import register_player
 from interfaces.player.security import Authenticator, SignedIn
 from interfaces.problems import ApiError
 
@@ -115,17 +116,7 @@ def _account_out(view: Any) -> AccountOut:
 @post("/auth/register", sync_to_thread=True, security=[])
 def register(state: State, data: JSONBody[RegisterBody]) -> AccountOut:
     """Create an account and its wallet. A verification mail is sent to the address."""
-    system: System = state.system
-    view = system.accounts.register(data.email, data.password, _cause("system:signup"))
-    token = system.accounts.request_email_verification(
-        view.account_id, _cause(f"player:{view.player_id}")
-    )
-    state.outbox.enqueue(
-        f"verify:{token.account_id}:{token.expires_at.isoformat()}",
-        token.email,
-        "Confirm your e-mail address",
-        f"Confirm your address with this code (valid for 48 hours):\n\n{token.token}\n",
-    )
+    view = register_player(state.system, state.outbox, data.email, data.password)
     return _account_out(view)
 
 

@@ -11,12 +11,13 @@ from litestar import Request, Router, delete, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from application.errors import NotFound
 from application.results import DepositStatus, WithdrawalStatus
 from domain.cause import Cause
-from infrastructure.bootstrap import System
-from infrastructure.sandbox_payments import SandboxProvider
-from interfaces.player.security import Caller, MoneyKey, SignedIn
+from interfaces.player.actions import cancel_withdrawal as cancel_withdrawal_of
+from interfaces.player.actions import pay_sandbox_checkout, start_deposit
+from interfaces.player.actions import request_withdrawal as request_withdrawal_of
+from interfaces.player.security import MoneyKey, SignedIn
+from interfaces.player.views import own_deposit, own_withdrawal
 from interfaces.problems import ApiError
 
 __all__ = ["router"]
@@ -120,17 +121,6 @@ def _withdrawal_out(w: WithdrawalStatus) -> WithdrawalOut:
     )
 
 
-def _currency(system: System, given: str | None) -> str:
-    return given or system.settings.policy.currency
-
-
-def _uuid(value: str, what: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise ApiError(404, "not_found", f"{what} {value} not found") from None
-
-
 # ---- deposits ----------------------------------------------------------------------------------
 
 
@@ -143,15 +133,17 @@ def create_deposit(
 ) -> DepositCreated:
     """Start a deposit: it counts against your deposit limits at once and is credited when
     the payment provider confirms it (its signed webhook). Pay at ``checkout.pay_url``."""
-    system: System = state.system
-    cause = Cause(caller.actor, idempotency.value)
-    deposit = system.deposits.request(
-        caller.player_id, data.amount_minor, _currency(system, data.currency), data.provider, cause
+    started = start_deposit(
+        state.system,
+        caller,
+        data.amount_minor,
+        data.currency,
+        data.provider,
+        idempotency.value,
     )
-    checkout = system.payments.start(deposit, cause)
-    current = system.deposits.status(uuid.UUID(deposit.deposit_id))
+    checkout = started.checkout
     return DepositCreated(
-        _deposit_out(current),
+        _deposit_out(started.deposit),
         CheckoutOut(checkout.provider, checkout.provider_ref, checkout.pay_url),
     )
 
@@ -181,20 +173,10 @@ def list_deposits(
     return Listing(rows, page.next_cursor)
 
 
-def _own_deposit(system: System, caller: Caller, deposit_id: str) -> DepositStatus:
-    try:
-        deposit = system.deposits.status(_uuid(deposit_id, "deposit"))
-    except NotFound:
-        deposit = None
-    if deposit is None or deposit.player_id != caller.player_id:
-        raise ApiError(404, "not_found", f"deposit {deposit_id} not found")
-    return deposit
-
-
 @get("/deposits/{deposit_id:str}", sync_to_thread=True)
 def get_deposit(state: State, caller: SignedIn, deposit_id: FromPath[str]) -> DepositOut:
     """One of your deposits, as the ledger has it now."""
-    return _deposit_out(_own_deposit(state.system, caller, deposit_id))
+    return _deposit_out(own_deposit(state.system, caller, deposit_id))
 
 
 @post("/webhooks/payments/{provider:str}", status_code=200, security=[])
@@ -223,22 +205,9 @@ def sandbox_pay(
     """The sandbox provider's checkout (only when the sandbox provider is enabled): pay or
     decline, and the provider delivers its signed webhook — the same path a real provider's
     webhook takes."""
-    system: System = state.system
-    try:
-        provider = system.payments.provider("sandbox")
-    except Exception:
-        raise ApiError(404, "not_found", "the sandbox payment provider is not enabled") from None
-    if not isinstance(provider, SandboxProvider):
+    outcome = pay_sandbox_checkout(state.system, caller, provider_ref, data.outcome == "pay")
+    if outcome is None:
         raise ApiError(404, "not_found", "the sandbox payment provider is not enabled")
-    checkout = provider.checkout(provider_ref)
-    _own_deposit(system, caller, checkout.deposit_id)
-    # One event per checkout and outcome: paying twice is a duplicate delivery, not a 2nd credit.
-    headers, body = provider.complete(
-        provider_ref,
-        succeeded=data.outcome == "pay",
-        event_id=f"evt_{data.outcome}_{uuid.UUID(checkout.deposit_id).hex}",
-    )
-    outcome = system.payments.receive("sandbox", headers, body)
     return WebhookOut(outcome.event_id, outcome.deposit_id, outcome.state, outcome.duplicate)
 
 
@@ -294,21 +263,14 @@ def request_withdrawal(
 ) -> WithdrawalOut:
     """Withdraw to one of your payout methods: the amount is locked until staff pay it out or
     it is rejected/cancelled. From the large-amount threshold a TOTP code is required."""
-    system: System = state.system
-    cause = Cause(caller.actor, idempotency.value)
-    large = data.amount_minor >= system.settings.policy.large_withdrawal_threshold
-    # A retry of a request that already ran replays its outcome; its one-time code was spent.
-    if large and not system.commands.already_ran(cause):
-        system.accounts.check_totp(
-            caller.account_id, data.totp_code, Cause(caller.actor, f"totp-{idempotency.value}")
-        )
-    destination = system.payout_methods.destination(caller.player_id, data.payout_method_id)
-    status = system.withdrawals.request(
-        caller.player_id,
+    status = request_withdrawal_of(
+        state.system,
+        caller,
         data.amount_minor,
-        _currency(system, data.currency),
-        destination,
-        cause,
+        data.payout_method_id,
+        data.currency,
+        data.totp_code,
+        idempotency.value,
     )
     return _withdrawal_out(status)
 
@@ -337,20 +299,10 @@ def list_withdrawals(
     return Listing(rows, page.next_cursor)
 
 
-def _own_withdrawal(system: System, caller: Caller, withdrawal_id: str) -> WithdrawalStatus:
-    try:
-        found = system.withdrawals.status(_uuid(withdrawal_id, "withdrawal"))
-    except NotFound:
-        found = None
-    if found is None or found.player_id != caller.player_id:
-        raise ApiError(404, "not_found", f"withdrawal {withdrawal_id} not found")
-    return found
-
-
 @get("/withdrawals/{withdrawal_id:str}", sync_to_thread=True)
 def get_withdrawal(state: State, caller: SignedIn, withdrawal_id: FromPath[str]) -> WithdrawalOut:
     """One of your withdrawals, as the ledger has it now."""
-    return _withdrawal_out(_own_withdrawal(state.system, caller, withdrawal_id))
+    return _withdrawal_out(own_withdrawal(state.system, caller, withdrawal_id))
 
 
 @post("/withdrawals/{withdrawal_id:str}/cancel", sync_to_thread=True, status_code=200)
@@ -361,11 +313,7 @@ def cancel_withdrawal(
     withdrawal_id: FromPath[str],
 ) -> WithdrawalOut:
     """Cancel your withdrawal while it is still requested: the amount is unlocked."""
-    system: System = state.system
-    found = _own_withdrawal(system, caller, withdrawal_id)
-    status = system.withdrawals.cancel(
-        uuid.UUID(found.withdrawal_id), Cause(caller.actor, idempotency.value)
-    )
+    status = cancel_withdrawal_of(state.system, caller, withdrawal_id, idempotency.value)
     return _withdrawal_out(status)
 
 

@@ -4,7 +4,6 @@ trace, and every epoch's commitment and revealed seed."""
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -14,12 +13,10 @@ from litestar import Router, get, post
 from litestar.datastructures import State
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from application.draws import DrawOutcome
-from application.errors import NotFound
 from domain.cause import Cause
-from domain.errors import DomainError
 from infrastructure.bootstrap import System
 from interfaces.player.security import MoneyKey, SignedIn
+from interfaces.player.views import DrawRefused, DrawView, PoolView, draw_view, own_draw, pool_view
 from interfaces.problems import ApiError
 
 __all__ = ["router"]
@@ -36,44 +33,8 @@ class PoolListItem(msgspec.Struct, frozen=True):
     epoch: int
 
 
-class OddsView(msgspec.Struct, frozen=True):
-    arm: str  # a prize id, or "miss"
-    name: str
-    kind: str | None
-    reward: int
-    weight: int
-    numerator: int
-    denominator: int
-    probability: float
-
-
-class PoolView(msgspec.Struct, frozen=True):
-    pool_key: str
-    name: str
-    currency: str
-    status: str
-    draw_cost: int
-    epoch: int
-    commitment: str  # SHA-256 of this epoch's server seed, published before any draw uses it
-    odds: list[OddsView]  # for the calling player, as the engine will weigh their next draw
-    excluded: dict[str, str]  # prize id -> why it cannot be won right now
-    expected_payout_per_draw: float
-
-
 class DrawBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     count: Annotated[int, msgspec.Meta(ge=1, le=100)] = 1
-
-
-class DrawView(msgspec.Struct, frozen=True):
-    draw_id: str
-    pool_key: str
-    status: str  # settled | refused
-    reason: str | None
-    requested: int
-    cost_total: int
-    available_after: int
-    bonus_after: int
-    results: list[dict[str, Any]]  # per draw: outcome, prize, and the proof to verify it
 
 
 class DrawPage(msgspec.Struct, frozen=True):
@@ -114,57 +75,7 @@ def pools(state: State) -> list[PoolListItem]:
 def pool(state: State, caller: SignedIn, pool_key: Annotated[str, POOL_KEY]) -> PoolView:
     """The pool with each prize's exact current probability for you (the miss arm included),
     computed by the same code the engine draws with, and the epoch's fairness commitment."""
-    system: System = state.system
-    summary = system.pools.summary(pool_key)
-    odds = system.pools.odds(pool_key, caller.player_id)
-    prizes = {p["prize_id"]: p for p in summary.prizes}
-    rows = [
-        OddsView(
-            arm=row.arm,
-            name=str(prizes.get(row.arm, {}).get("name", "no prize")),
-            kind=prizes[row.arm]["kind"] if row.arm in prizes else None,
-            reward=int(prizes.get(row.arm, {}).get("reward", 0)),
-            weight=row.weight,
-            numerator=row.numerator,
-            denominator=row.denominator,
-            probability=row.probability,
-        )
-        for row in odds.rows
-    ]
-    return PoolView(
-        pool_key=summary.pool_key,
-        name=summary.name,
-        currency=summary.currency,
-        status=summary.status,
-        draw_cost=summary.draw_cost,
-        epoch=odds.epoch,
-        commitment=odds.commitment,
-        odds=rows,
-        excluded=odds.excluded,
-        expected_payout_per_draw=odds.expected_payout_per_draw,
-    )
-
-
-def _draw_view(outcome: DrawOutcome) -> DrawView:
-    return DrawView(
-        draw_id=outcome.draw_id,
-        pool_key=outcome.pool_key,
-        status=outcome.status,
-        reason=outcome.reason,
-        requested=outcome.requested,
-        cost_total=outcome.cost_total,
-        available_after=outcome.available_after,
-        bonus_after=outcome.bonus_after,
-        results=outcome.results,
-    )
-
-
-class DrawRefused(DomainError):
-    """A draw the rules refused; charges nothing. ``code`` is the refusal reason."""
-
-    def __init__(self, outcome: DrawOutcome) -> None:
-        super().__init__(f"draw refused: {outcome.reason} (draw {outcome.draw_id})")
-        self.code = outcome.reason or "draw_refused"
+    return pool_view(state.system, pool_key, caller.player_id)
 
 
 @post("/pools/{pool_key:str}/draws", status_code=201)
@@ -183,7 +94,7 @@ async def draw(
     outcome = await state.system.draws.draw_async(caller.player_id, pool_key, data.count, cause)
     if outcome.status == "refused":
         raise DrawRefused(outcome)
-    return _draw_view(outcome)
+    return draw_view(outcome)
 
 
 @get("/draws", sync_to_thread=True)
@@ -208,14 +119,7 @@ def draw_trace(
     draw_id: Annotated[str, PathParameter(max_length=64)],
 ) -> DrawView:
     """One of your draws with its full trace (inputs, weights, proof, outcome, balances after)."""
-    try:
-        outcome = state.system.draws.get(uuid.UUID(draw_id))
-    except (ValueError, NotFound):
-        outcome = None
-    # Someone else's draw is "not found" too: ids must not reveal what exists.
-    if outcome is None or outcome.player_id != caller.player_id:
-        raise ApiError(404, "not_found", f"draw {draw_id} not found")
-    return _draw_view(outcome)
+    return draw_view(own_draw(state.system, caller, draw_id))
 
 
 @get("/fairness/{pool_key:str}/epochs", sync_to_thread=True)

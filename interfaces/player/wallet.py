@@ -3,7 +3,6 @@ client seed."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -11,23 +10,17 @@ from litestar import Request, Response, Router, get, put
 from litestar.datastructures import State
 from litestar.params import JSONBody, QueryParameter
 
-from application.errors import NotFound
-from domain.cause import Cause
 from domain.wallet import LimitPeriod
-from infrastructure.bootstrap import System
-from interfaces.player.security import Caller, SignedIn
+from interfaces.player.security import SignedIn
+from interfaces.player.views import (
+    WalletView,
+    command_cause,
+    wallet_view,
+    written_wallet_view,
+)
 from interfaces.problems import ApiError
 
 __all__ = ["router"]
-
-
-class WalletView(msgspec.Struct, frozen=True):
-    player_id: str
-    currency: str
-    available: int
-    locked: int
-    bonus: int
-    version: int
 
 
 class PostingView(msgspec.Struct, frozen=True):
@@ -58,27 +51,11 @@ class ClientSeedBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ]
 
 
-def command_cause(caller: Caller) -> Cause:
-    """A non-replayable command (settings, not money): a fresh request id each time."""
-    return Cause(caller.actor, f"req-{uuid.uuid4().hex}")
-
-
-def _view(system: System, player_id: str) -> WalletView:
-    row = system.read_models.balance(player_id)
-    if row is not None:
-        return WalletView(
-            row.player_id, row.currency, row.available, row.locked, row.bonus, row.version
-        )
-    # Not projected yet (a wallet opened a moment ago): the write side answers.
-    b = system.wallets.balances(player_id)
-    return WalletView(b.player_id, b.currency, b.available, b.locked, b.bonus, b.version)
-
-
 @get("/wallet", sync_to_thread=True)
 def wallet(request: Request[Any, Any, Any], state: State, caller: SignedIn) -> Response[WalletView]:
     """The player's balances in minor units. ``ETag`` is the wallet's version: send it back
     in ``If-None-Match`` to get 304 when nothing changed."""
-    view = _view(state.system, caller.player_id)
+    view = wallet_view(state.system, caller.player_id)
     etag = f'W/"{view.version}"'
     if request.headers.get("if-none-match") == etag:
         return Response(None, status_code=304, headers={"ETag": etag})  # type: ignore[arg-type]
@@ -110,22 +87,14 @@ def set_limit(state: State, caller: SignedIn, data: JSONBody[DepositLimitBody]) 
     state.system.wallets.set_deposit_limit(
         caller.player_id, LimitPeriod(data.period), data.limit_minor, command_cause(caller)
     )
-    return _write_view(state.system, caller.player_id)
+    return written_wallet_view(state.system, caller.player_id)
 
 
 @put("/wallet/client-seed", sync_to_thread=True)
 def set_client_seed(state: State, caller: SignedIn, data: JSONBody[ClientSeedBody]) -> WalletView:
     """Set the client seed that goes into every later draw's randomness (printable ASCII)."""
     state.system.wallets.set_client_seed(caller.player_id, data.client_seed, command_cause(caller))
-    return _write_view(state.system, caller.player_id)
-
-
-def _write_view(system: System, player_id: str) -> WalletView:
-    try:
-        b = system.wallets.balances(player_id)
-    except NotFound:
-        raise ApiError(404, "not_found", "no wallet") from None
-    return WalletView(b.player_id, b.currency, b.available, b.locked, b.bonus, b.version)
+    return written_wallet_view(state.system, caller.player_id)
 
 
 router = Router("/", route_handlers=[wallet, history, set_limit, set_client_seed], tags=["wallet"])
