@@ -98,6 +98,11 @@ class Settings:
     # throwaway Settings() (tests, scripts) wants; from_env() always sets a durable one.
     jwt_secret: str | None = field(default_factory=lambda: secrets.token_urlsafe(48), repr=False)
     access_token_ttl_s: int = 900
+    # The operator app's token key: never the players' (a leaked player key must not mint
+    # operator tokens). Random per process unless configured, like jwt_secret.
+    admin_jwt_secret: str | None = field(
+        default_factory=lambda: secrets.token_urlsafe(48), repr=False
+    )
     rate_ip_per_minute: int = 1_200
     rate_player_per_minute: int = 600
     stats_delay_s: int = 300
@@ -151,6 +156,7 @@ class Settings:
             redis_prefix=env.get("PRIZELEDGER_REDIS_PREFIX", "prizeledger:"),
             jwt_secret=_secret(env, "PRIZELEDGER_JWT_SECRET", data_dir, embedded),
             access_token_ttl_s=_int(env, "PRIZELEDGER_ACCESS_TOKEN_TTL_S", 900),
+            admin_jwt_secret=_secret(env, "PRIZELEDGER_ADMIN_JWT_SECRET", data_dir, embedded),
             rate_ip_per_minute=_int(env, "PRIZELEDGER_RATE_IP_PER_MIN", 1_200),
             rate_player_per_minute=_int(env, "PRIZELEDGER_RATE_PLAYER_PER_MIN", 600),
             stats_delay_s=_int(env, "PRIZELEDGER_STATS_DELAY_S", 300),
@@ -179,6 +185,20 @@ class Settings:
                 f"PRIZELEDGER_JWT_SECRET must be set (at least {MIN_SECRET_LENGTH} characters)"
             )
         return self.jwt_secret
+
+    def require_admin_jwt_secret(self) -> str:
+        """The operator token signing key; the operator app refuses to start without one, or
+        with the players' key."""
+        if self.admin_jwt_secret is None:
+            raise SettingsError(
+                "PRIZELEDGER_ADMIN_JWT_SECRET must be set"
+                f" (at least {MIN_SECRET_LENGTH} characters)"
+            )
+        if self.admin_jwt_secret == self.jwt_secret:
+            raise SettingsError(
+                "PRIZELEDGER_ADMIN_JWT_SECRET must differ from PRIZELEDGER_JWT_SECRET"
+            )
+        return self.admin_jwt_secret
 
     def require_webhook_secret(self) -> str:
         """The sandbox provider's signing key; a system running the sandbox refuses to start

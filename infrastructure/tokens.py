@@ -1,4 +1,8 @@
-"""Player access tokens: short-lived HS256 JWTs naming the player, account and session.
+"""Access tokens: short-lived HS256 JWTs naming a subject, its account and session.
+
+Players and operators get tokens from separate instances (separate secrets and audiences:
+``prizeledger-player`` and ``prizeledger-operator``), so a token of one is never accepted by
+the other app, whatever its claims say.
 
 The token only proves who signed in and when; whether the session behind it is still open is
 checked on every request (a revoked session's tokens stop working even before they expire).
@@ -12,10 +16,17 @@ from datetime import datetime, timedelta
 
 import jwt
 
-__all__ = ["AccessClaims", "AccessTokens", "TokenRejected"]
+__all__ = [
+    "OPERATOR_AUDIENCE",
+    "PLAYER_AUDIENCE",
+    "AccessClaims",
+    "AccessTokens",
+    "TokenRejected",
+]
 
 ALGORITHM = "HS256"
-AUDIENCE = "prizeledger-player"
+PLAYER_AUDIENCE = "prizeledger-player"
+OPERATOR_AUDIENCE = "prizeledger-operator"
 ISSUER = "prizeledger"
 
 
@@ -27,27 +38,37 @@ class TokenRejected(Exception):
 
 @dataclass(frozen=True, slots=True)
 class AccessClaims:
-    player_id: str
+    subject: str  # the player id, or the operator id
     account_id: str
     session_id: str
     expires_at: int
+    scope: str = ""  # "" is full access; operators' enrolment-only sessions say "enrolment"
+
+    @property
+    def player_id(self) -> str:
+        return self.subject
 
 
 class AccessTokens:
-    def __init__(self, secret: str, ttl_s: int) -> None:
+    def __init__(self, secret: str, ttl_s: int, audience: str = PLAYER_AUDIENCE) -> None:
         self._secret = secret
         self._ttl = timedelta(seconds=ttl_s)
+        self.audience = audience
 
-    def issue(self, player_id: str, account_id: str, session_id: str, now: datetime) -> str:
+    def issue(
+        self, subject: str, account_id: str, session_id: str, now: datetime, scope: str = ""
+    ) -> str:
         claims = {
-            "sub": player_id,
+            "sub": subject,
             "acc": account_id,
             "sid": session_id,
             "iat": int(now.timestamp()),
             "exp": int((now + self._ttl).timestamp()),
-            "aud": AUDIENCE,
+            "aud": self.audience,
             "iss": ISSUER,
         }
+        if scope:
+            claims["scp"] = scope
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
     @property
@@ -60,7 +81,7 @@ class AccessTokens:
                 token,
                 self._secret,
                 algorithms=[ALGORITHM],
-                audience=AUDIENCE,
+                audience=self.audience,
                 issuer=ISSUER,
                 options={"require": ["exp", "iat", "sub", "aud", "iss"]},
             )
@@ -71,4 +92,9 @@ class AccessTokens:
         fields = (claims.get("sub"), claims.get("acc"), claims.get("sid"))
         if not all(isinstance(value, str) and value for value in fields):
             raise TokenRejected("the access token is not valid")
-        return AccessClaims(str(fields[0]), str(fields[1]), str(fields[2]), int(claims["exp"]))
+        scope = claims.get("scp", "")
+        if not isinstance(scope, str):
+            raise TokenRejected("the access token is not valid")
+        return AccessClaims(
+            str(fields[0]), str(fields[1]), str(fields[2]), int(claims["exp"]), scope
+        )
