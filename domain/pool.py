@@ -116,8 +116,7 @@ class PrizePool(Aggregate):
         cause: Cause,
     ) -> PrizePool:
         check_key("pool key", pool_key)
-        if not name.strip() or len(name) > 200:
-            raise InvalidArgument("pool name must be 1..200 characters")
+        cls._check_name(name)
         check_currency_code(currency)
         check_positive_amount(draw_cost)
         cls._check_cost(draw_cost, controls)
@@ -186,6 +185,11 @@ class PrizePool(Aggregate):
         )
 
     # ---- configuration -------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_name(name: str) -> None:
+        if not isinstance(name, str) or not name.strip() or len(name) > 200:
+            raise InvalidArgument("pool name must be 1..200 characters")
 
     @staticmethod
     def _check_cost(draw_cost: int, controls: PoolControls) -> None:
@@ -306,6 +310,18 @@ class PrizePool(Aggregate):
     @event("DrawCostChanged")
     def _cost_changed(self, draw_cost: int, actor: str, request_id: str) -> None:
         self.draw_cost = draw_cost
+
+    def rename(self, name: str, cause: Cause) -> None:
+        """The name players see; the key (and so the stream) stays."""
+        self._check_not_closed()
+        self._check_name(name)
+        if name.strip() == self.name:
+            raise InvalidArgument(f"the pool is already named {self.name!r}")
+        self._renamed(name=name.strip(), actor=cause.actor, request_id=cause.request_id)
+
+    @event("Renamed")
+    def _renamed(self, name: str, actor: str, request_id: str) -> None:
+        self.name = name
 
     # ---- money ---------------------------------------------------------------------------------
 

@@ -104,6 +104,7 @@ class PoolStatsProjection(LedgerProjection):
         status = f"UPDATE {pools} SET status = %s, updated_at = %s WHERE pool_id = %s"
         rtp = f"UPDATE {pools} SET rtp_target_bps = %s, updated_at = %s WHERE pool_id = %s"
         cost = f"UPDATE {pools} SET draw_cost = %s, updated_at = %s WHERE pool_id = %s"
+        renamed = f"UPDATE {pools} SET name = %s, updated_at = %s WHERE pool_id = %s"
         epoch = f"UPDATE {pools} SET epoch = %s, updated_at = %s WHERE pool_id = %s"
         played = (
             f"UPDATE {pools} SET requests = requests + 1, refused = refused + %s,"
@@ -173,6 +174,9 @@ class PoolStatsProjection(LedgerProjection):
         def on_cost(w: Writes, e: Any, _: int) -> None:
             w.add(cost, e.draw_cost, iso(e.timestamp), pid(e))
 
+        def on_renamed(w: Writes, e: Any, _: int) -> None:
+            w.add(renamed, e.name, iso(e.timestamp), pid(e))
+
         def on_epoch(w: Writes, e: Any, _: int) -> None:
             w.add(epoch, e.epoch, iso(e.timestamp), pid(e))
 
@@ -237,6 +241,7 @@ class PoolStatsProjection(LedgerProjection):
             "PrizePool.Resumed": on_status,
             "PrizePool.ControlsChanged": on_controls,
             "PrizePool.DrawCostChanged": on_cost,
+            "PrizePool.Renamed": on_renamed,
             "PrizePool.EpochRotated": on_epoch,
             "PrizePool.PrizeAdded": touching(on_prize_added),
             "PrizePool.PrizeChanged": touching(on_prize_changed),

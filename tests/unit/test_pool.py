@@ -755,3 +755,39 @@ def test_a_retired_then_re_added_prize_starts_with_an_empty_budget():
     pool.add_prize(budgeted, OP)
     pool.collect_events()
     assert pool.working().budget_used(budgeted, T0) == 0
+
+
+# ---- rename --------------------------------------------------------------------------------
+
+
+def test_rename_records_the_new_name_without_its_blanks():
+    pool = given_pool()
+
+    pool.rename("  Golden wheel ", OP)
+
+    events = pool.collect_events()
+    assert names(events) == ["Renamed"]
+    assert payload(events[0]) == {
+        "name": "Golden wheel",
+        "actor": "operator:alice",
+        "request_id": "req-1",
+    }
+    assert pool.name == "Golden wheel"
+    assert pool.pool_key == "wheel"
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 201, "Wheel", " Wheel "])
+def test_rename_refuses_a_blank_long_or_unchanged_name(name):
+    pool = given_pool()
+
+    with refused(pool, InvalidArgument):
+        pool.rename(name, OP)
+
+
+def test_rename_refuses_on_a_closed_pool():
+    pool = given_pool()
+    pool.close("done", OP)
+    pool.collect_events()
+
+    with refused(pool, IllegalTransition):
+        pool.rename("Another", OP)
