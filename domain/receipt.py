@@ -19,7 +19,9 @@ __all__ = ["Receipt", "error_for_code"]
 
 
 def _error_classes(base: type[DomainError]) -> dict[str, type[DomainError]]:
-    found = {base.code: base}
+    # Only classes that declare their own code: a subclass inheriting one (an interface-level
+    # wrapper, say) must not take over the code of the rule that defined it.
+    found = {base.code: base} if "code" in vars(base) else {}
     for sub in base.__subclasses__():
         found.update(_error_classes(sub))
     return found

@@ -130,3 +130,14 @@ def test_an_unknown_code_comes_back_as_a_plain_domain_error_with_that_code():
     assert type(error) is DomainError
     assert error.code == "gone_fishing"
     assert error.message == "no idea"
+
+
+def test_a_subclass_that_inherits_a_code_does_not_take_it_over():
+    class Wrapper(DomainError):  # declares no code of its own, and another constructor
+        def __init__(self, outcome: object) -> None:
+            super().__init__(f"wrapped {outcome}")
+
+    error = error_for_code("domain_error", "first answer")
+
+    assert type(error) is DomainError
+    assert Wrapper.code == "domain_error"
