@@ -375,7 +375,7 @@ def expected_audit(events: list[tuple[int, Any]], folded: dict[UUID, Any]) -> li
         rows.append(
             AuditRow(
                 position, iso(e.timestamp), actor, name, str(e.originator_id), subject,
-                getattr(e, "reason", None), e.request_id, None, _jsonish(details),
+                getattr(e, "reason", None) or None, e.request_id, None, _jsonish(details),
             )
         )  # fmt: skip
     return rows[::-1]
