@@ -45,7 +45,6 @@ from domain.staff import (
 
 __all__ = [
     "OPERATOR_SESSION_TTL",
-    "OperatorLogin",
     "OperatorSession",
     "OperatorView",
     "Operators",
@@ -83,7 +82,8 @@ class OperatorView:
 
 @dataclass(frozen=True, slots=True)
 class OperatorSession:
-    """An open session of an enabled operator: what each request is authorised with."""
+    """An open session of an enabled operator: what a login opened, and what each request
+    is authorised with."""
 
     operator_id: str
     email: str
@@ -102,16 +102,6 @@ class StaffSessionView:
     user_agent: str
     enrolment_only: bool
     current: bool
-
-
-@dataclass(frozen=True, slots=True)
-class OperatorLogin:
-    operator_id: str
-    email: str
-    roles: list[str]
-    session_id: str
-    expires_at: datetime
-    enrolment_only: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,7 +234,7 @@ class Operators:
         *,
         totp_code: str | None = None,
         recovery_code: str | None = None,
-    ) -> OperatorLogin:
+    ) -> OperatorSession:
         """Check the password and the second factor and open a session (8 hours at most).
         Before TOTP is enrolled the session is enrolment-only. Wrong passwords and wrong codes
         count together; five in a row lock the operator for 15 minutes."""
@@ -289,7 +279,7 @@ class Operators:
             raise TotpInvalid("the code is wrong or was already used")
         if attempt.failure or attempt.expires_at is None:
             raise InvalidCredentials("wrong e-mail or password")
-        return OperatorLogin(
+        return OperatorSession(
             attempt.operator_id,
             attempt.email,
             attempt.roles,

@@ -8,6 +8,10 @@ in a row lock the operator for 15 minutes. TOTP steps are single use (replay-pro
 and for step-ups alike.
 
 Public methods decide and raise a named error; private ``@event`` methods only assign state.
+The credential events have the same shape as ``PlayerAccount``'s, on purpose not through a
+shared base class: an ``@event`` method inherited from a base records under the *base's*
+topic, so sharing one would rename ``PlayerAccount``'s stored events. The rules' helpers
+(e-mail and password checks, token digests, the TOTP errors) are shared.
 Passwords arrive hashed; recovery codes are stored as SHA-256 digests (they are random and
 long, so a fast hash is enough); the TOTP secret is stored because the server needs it back.
 """
