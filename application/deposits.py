@@ -7,6 +7,7 @@ from uuid import UUID
 
 from application.clock import Clock
 from application.commands import Commands, Unit
+from application.config import PolicySource, policy_source
 from application.errors import NotFound
 from application.results import DepositStatus
 from domain import ids
@@ -19,10 +20,13 @@ __all__ = ["Deposits"]
 
 
 class Deposits:
-    def __init__(self, commands: Commands, clock: Clock, policy: MoneyPolicy) -> None:
+    def __init__(
+        self, commands: Commands, clock: Clock, policy: MoneyPolicy | PolicySource
+    ) -> None:
+        """``policy``: fixed limits, or where to read the limits in force (runtime config)."""
         self._commands = commands
         self._clock = clock
-        self._policy = policy
+        self._policy = policy_source(policy)
 
     def request(
         self, player_id: str, amount_minor: int, currency: str, provider: str, cause: Cause
@@ -33,7 +37,7 @@ class Deposits:
             wallet = unit.get(Wallet, ids.wallet_id(player_id))
             deposit = Deposit.request(player_id, amount_minor, currency, provider, cause)
             wallet.start_deposit(
-                str(deposit.id), amount_minor, currency, self._clock(), self._policy, cause
+                str(deposit.id), amount_minor, currency, self._clock(), self._policy(), cause
             )
             unit.add(deposit)
             return DepositStatus.of(deposit)

@@ -118,13 +118,7 @@ class Pools:
         """Create an open pool with an empty prize fund and the first epoch's commitment."""
 
         def decide(unit: Unit) -> PoolSummary:
-            if unit.find(PrizePool, ids.pool_id(pool_key)) is not None:
-                raise PoolExists(f"pool {pool_key} already exists")
-            pool = PrizePool.create(
-                pool_key, name, self._currency, draw_cost, controls, self._seeds(), cause
-            )
-            unit.add(pool)
-            return PoolSummary.of(pool)
+            return PoolSummary.of(self.create_in(unit, pool_key, name, draw_cost, controls, cause))
 
         params = {
             "pool": pool_key,
@@ -133,6 +127,25 @@ class Pools:
             "controls": controls.to_record(),
         }
         return self._commands.execute("create_pool", cause, params, decide, PoolSummary)
+
+    def create_in(
+        self,
+        unit: Unit,
+        pool_key: str,
+        name: str,
+        draw_cost: int,
+        controls: PoolControls,
+        cause: Cause,
+        server_seed: str | None = None,
+    ) -> PrizePool:
+        """Create the pool inside ``unit`` (saved with whatever else the unit holds, as when a
+        change request publishes it). ``server_seed`` only for previews that are never saved."""
+        if unit.find(PrizePool, ids.pool_id(pool_key)) is not None:
+            raise PoolExists(f"pool {pool_key} already exists")
+        seed = server_seed or self._seeds()
+        pool = PrizePool.create(pool_key, name, self._currency, draw_cost, controls, seed, cause)
+        unit.add(pool)
+        return pool
 
     def _on_pool(
         self,
@@ -269,8 +282,18 @@ class Pools:
         if player_id is not None:
             wallet = Unit(self._commands.ledger).find(Wallet, ids.wallet_id(player_id))
             play = PlayerPlay.of(wallet, pool_key) if wallet else play
+        return self.odds_of(pool, play)
+
+    def odds_of(self, pool: PrizePool, play: PlayerPlay | None = None) -> PoolOdds:
+        """The odds of ``pool`` as given (a pool loaded, or a copy with a change applied that
+        is never saved), for ``play`` or a new player."""
         weights = weigh(
-            pool.prize_table(), pool.controls, pool.draw_cost, pool.working(), play, self._clock()
+            pool.prize_table(),
+            pool.controls,
+            pool.draw_cost,
+            pool.working(),
+            PlayerPlay() if play is None else play,
+            self._clock(),
         )
         rows = [
             OddsRow(o.arm, o.weight, o.numerator, o.denominator, o.probability)
@@ -279,7 +302,7 @@ class Pools:
         rewards = {p.prize_id: p.reward for p in pool.prize_table()}
         expected = sum(r.probability * rewards.get(r.arm, 0) for r in rows)
         return PoolOdds(
-            pool_key=pool_key,
+            pool_key=pool.pool_key,
             draw_cost=pool.draw_cost,
             epoch=pool.epoch,
             commitment=pool.commitment,

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from application.clock import Clock
 from application.commands import Commands, Unit
+from application.config import PolicySource, policy_source
 from application.errors import NotFound
 from application.results import WithdrawalStatus
 from domain import ids
@@ -19,10 +20,13 @@ __all__ = ["Withdrawals"]
 
 
 class Withdrawals:
-    def __init__(self, commands: Commands, clock: Clock, policy: MoneyPolicy) -> None:
+    def __init__(
+        self, commands: Commands, clock: Clock, policy: MoneyPolicy | PolicySource
+    ) -> None:
+        """``policy``: fixed limits, or where to read the limits in force (runtime config)."""
         self._commands = commands
         self._clock = clock
-        self._policy = policy
+        self._policy = policy_source(policy)
 
     def request(
         self, player_id: str, amount_minor: int, currency: str, destination: str, cause: Cause
@@ -30,17 +34,18 @@ class Withdrawals:
         """Lock the amount (available → locked) and open a withdrawal for review."""
 
         def decide(unit: Unit) -> WithdrawalStatus:
+            policy = self._policy()  # once: both rules read the same limits
             wallet = unit.get(Wallet, ids.wallet_id(player_id))
             withdrawal = Withdrawal.request(
                 player_id,
                 amount_minor,
                 currency,
                 destination,
-                self._policy.approvals_required(amount_minor),
+                policy.approvals_required(amount_minor),
                 cause,
             )
             wallet.lock_for_withdrawal(
-                str(withdrawal.id), amount_minor, currency, self._clock(), self._policy, cause
+                str(withdrawal.id), amount_minor, currency, self._clock(), policy, cause
             )
             unit.add(withdrawal)
             return WithdrawalStatus.of(withdrawal)

@@ -6,8 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from application.accounts import Accounts
+from application.changes import Changes
 from application.clock import Clock, system_clock
 from application.commands import Commands, RetryPolicy
+from application.config import Config
 from application.deposits import Deposits
 from application.draws import Draws
 from application.ledger import Ledger
@@ -18,6 +20,7 @@ from application.pools import Pools, SeedSource, new_server_seed
 from application.ports import PasswordHasher
 from application.wallets import Wallets
 from application.withdrawals import Withdrawals
+from domain.config import ConfigValues
 from infrastructure.live import InMemoryLiveBus, LiveBus, LiveFeed, RedisLiveBus
 from infrastructure.mail import MailSender, mail_sender
 from infrastructure.notifier import Notifier, Outbox
@@ -50,6 +53,9 @@ class System:
     sandbox: SandboxProvider | None
     accounts: Accounts
     operators: Operators
+    # Runtime settings (operators change them through change requests) and the requests.
+    config: Config
+    changes: Changes
     read_store: ReadStore
     read_models: ReadModels
     clock: Clock = system_clock
@@ -122,7 +128,10 @@ def bootstrap(
     commands = Commands(ledger, retry)
     policy = settings.policy
     read_store = _read_store(settings)
-    deposits = Deposits(commands, clock, policy)
+    defaults = ConfigValues.of(policy, settings.rate_ip_per_minute, settings.rate_player_per_minute)
+    config = Config(commands, defaults, policy.currency)
+    pools = Pools(commands, clock, policy.currency, seeds)
+    deposits = Deposits(commands, clock, config.money_policy)
     providers: dict[str, PaymentProvider] = {sandbox.name: sandbox} if sandbox else {}
     hasher = hasher or _hasher(settings)
     return System(
@@ -140,8 +149,10 @@ def bootstrap(
         ),
         operators=Operators(commands, clock, hasher, PyotpCodes()),
         deposits=deposits,
-        withdrawals=Withdrawals(commands, clock, policy),
-        pools=Pools(commands, clock, policy.currency, seeds),
+        withdrawals=Withdrawals(commands, clock, config.money_policy),
+        pools=pools,
+        config=config,
+        changes=Changes(commands, pools, config),
         draws=Draws(ledger, clock, retry, max_batch=settings.draw_batch),
         payments=Payments(deposits, providers, clock, commands),
         payout_methods=PayoutMethodsService(commands, clock),
