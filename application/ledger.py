@@ -16,6 +16,7 @@ from eventsourcing.persistence import Recording
 
 from domain.account import PlayerAccount
 from domain.pool import PrizePool
+from domain.rewards import RewardBudget
 from domain.wallet import Wallet
 
 __all__ = ["Ledger"]
@@ -29,6 +30,7 @@ class Ledger(Application[UUID]):
         Wallet: 200,
         PrizePool: 100,
         PlayerAccount: 200,
+        RewardBudget: 200,  # every grant spends from it
     }
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:

@@ -8,13 +8,17 @@ from uuid import UUID, uuid5
 __all__ = [
     "LEDGER_NAMESPACE",
     "account_id",
+    "check_in_id",
     "deposit_id",
     "draw_id",
+    "grant_id",
+    "mission_id",
     "operator_id",
     "operator_roster_id",
     "payout_methods_id",
     "pool_id",
     "receipt_id",
+    "reward_budget_id",
     "wallet_id",
     "withdrawal_id",
 ]
@@ -74,3 +78,22 @@ def draw_id(player_id: str, request_id: str) -> UUID:
     # Cached: the draw path asks for the same id several times per request (request, decision,
     # the Draw's own stream id) and uuid5 is a SHA-1 each time.
     return _id("draw", player_id, request_id)
+
+
+def mission_id(mission_key: str) -> UUID:
+    return _id("mission", mission_key)
+
+
+def reward_budget_id(account: str) -> UUID:
+    """The reward centre's budget over a house account (``house:marketing``)."""
+    return _id("reward_budget", account)
+
+
+def grant_id(player_id: str, source: str, period: str) -> UUID:
+    """A reward paid to a player once per period: a mission key (or ``signup``, ``referral``)
+    and its period (``once``, a UTC day, or the referred player's id)."""
+    return _id("grant", player_id, source, period)
+
+
+def check_in_id(player_id: str, day: str) -> UUID:
+    return _id("check_in", player_id, day)

@@ -100,6 +100,7 @@ _RULES: dict[str, Callable[[object], list[Posting]]] = {
     "Wallet.WithdrawalPaidOut": _move("player:locked", "external:withdrawals"),
     "Wallet.PayoutReturned": _move("external:withdrawals", "player:available"),
     "Wallet.BonusCredited": _move("house:marketing", "player:bonus"),
+    "Wallet.CashRewardCredited": _move("house:marketing", "player:available"),
     "Wallet.Adjusted": _adjusted,
     "Wallet.DrawsSettled": _draws_settled,
     "PrizePool.Funded": _pool_fund("house:marketing", "fund"),

@@ -395,6 +395,41 @@ class Wallet(Aggregate):
     ) -> None:
         self.bonus += amount_minor
 
+    def check_can_receive_reward(self) -> None:
+        """Rewards are play: a wallet frozen for gameplay (or entirely) gets none."""
+        self.check_not_frozen(FreezeScope.GAMEPLAY)
+
+    def credit_reward(self, balance: Balance, amount_minor: int, source: str, cause: Cause) -> None:
+        """A reward-centre grant from the marketing budget: to bonus (the ``BonusCredited``
+        event) or, for a cash reward, to available (withdrawable)."""
+        self.check_can_receive_reward()
+        if balance is Balance.BONUS:
+            self.credit_bonus(amount_minor, source, cause)
+            return
+        check_positive_amount(amount_minor)
+        if not source:
+            raise InvalidArgument("a reward needs a source")
+        self._cash_reward_credited(
+            player_id=self.player_id,
+            currency=self.currency,
+            amount_minor=amount_minor,
+            source=source,
+            actor=cause.actor,
+            request_id=cause.request_id,
+        )
+
+    @event("CashRewardCredited")
+    def _cash_reward_credited(
+        self,
+        player_id: str,
+        currency: str,
+        amount_minor: int,
+        source: str,
+        actor: str,
+        request_id: str,
+    ) -> None:
+        self.available += amount_minor
+
     def adjust(self, balance: Balance, delta_minor: int, reason: str, cause: Cause) -> None:
         """An operator correction (signed), against ``house:adjustments``. Needs a reason."""
         if not cause.is_operator:

@@ -37,8 +37,8 @@ def finance_deltas(event: Any) -> tuple[str, dict[str, int]]:
         deltas["withdrawals"] = amount
     elif kind == "Wallet.PayoutReturned":
         deltas["withdrawals"] = -amount
-    elif kind == "Wallet.BonusCredited":
-        deltas["bonus_granted"] = amount
+    elif kind in ("Wallet.BonusCredited", "Wallet.CashRewardCredited"):
+        deltas["bonus_granted"] = amount  # marketing spend: bonuses and cash rewards
     elif kind == "Wallet.Adjusted":
         deltas["adjustments"] = event.delta_minor
     elif kind == "Wallet.DrawsSettled":
@@ -82,6 +82,7 @@ class FinanceDailyProjection(LedgerProjection):
             "WithdrawalPaidOut",
             "PayoutReturned",
             "BonusCredited",
+            "CashRewardCredited",
             "Adjusted",
             "DrawsSettled",
         ]

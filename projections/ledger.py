@@ -20,6 +20,7 @@ WALLET_EVENTS = [
     "WithdrawalPaidOut",
     "PayoutReturned",
     "BonusCredited",
+    "CashRewardCredited",
     "Adjusted",
     "Frozen",
     "Unfrozen",
