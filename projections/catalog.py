@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from projections.audit import AuditProjection
 from projections.base import ACTIVE_DDL, LedgerProjection, LedgerView
+from projections.changes import ChangeRequestsProjection
 from projections.draws import DrawsProjection, PoolStatsProjection
 from projections.finance import FinanceDailyProjection
 from projections.ledger import BalancesProjection, HistoryProjection, TrialBalanceProjection
@@ -28,6 +29,7 @@ ALL: list[type[LedgerProjection]] = [
     FinanceDailyProjection,
     RiskProjection,
     NotificationsProjection,
+    ChangeRequestsProjection,
 ]
 
 

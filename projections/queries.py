@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from projections.reads.audit import AuditReads, AuditRow
+from projections.reads.changes import ChangeReads, ChangeRow
 from projections.reads.common import Page
 from projections.reads.draws import DrawReads, DrawRow, PoolStats, PrizeStats, PublicPoolStats
 from projections.reads.finance import FinanceReads, FinanceReport, FinanceRow
@@ -24,6 +25,7 @@ __all__ = [
     "DepositRow",
     "WithdrawalRow",
     "AuditRow",
+    "ChangeRow",
     "FinanceRow",
     "FinanceReport",
     "VelocityRow",
@@ -31,5 +33,7 @@ __all__ = [
 ]
 
 
-class ReadModels(LedgerReads, DrawReads, PaymentReads, AuditReads, FinanceReads, RiskReads):
+class ReadModels(
+    LedgerReads, DrawReads, PaymentReads, AuditReads, FinanceReads, RiskReads, ChangeReads
+):
     """Every read over the read models, on one store (the areas live in projections.reads)."""

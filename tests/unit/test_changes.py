@@ -611,3 +611,42 @@ def test_the_pool_key_is_checked_at_draft(embedded: System):
         embedded.changes.draft("pool.create", "Not A Key", body, None, op("a", "d"))
 
     assert embedded.ledger.recorder.max_notification_id() == head
+
+
+def project(system: System) -> None:
+    projector = system.projector(["change_requests"])
+    projector.catch_up()
+
+
+def test_the_change_requests_read_model_lists_by_state_and_target(embedded: System):
+    create_wheel(embedded)  # two published requests: pool.create and prize.add
+    etag = embedded.changes.revision(ChangeKind.POOL_UPDATE, "wheel")
+    waiting = embedded.changes.draft("pool.update", "wheel", {"name": "W"}, etag, op("alice", "d"))
+    embedded.changes.submit(cid(waiting), op("alice", "submit"))
+    dropped = embedded.changes.draft(
+        "config.set", "draws_enabled", {"value": False}, "v0", op("carol", "d")
+    )
+    embedded.changes.withdraw(cid(dropped), op("carol", "withdraw", "not needed"))
+    project(embedded)
+
+    queue = embedded.read_models.change_requests(state="submitted")
+    assert [r.change_id for r in queue.rows] == [waiting.change_id]
+    row = queue.rows[0]
+    assert (row.kind, row.target, row.maker, row.payload) == (
+        "pool.update",
+        "wheel",
+        "operator:alice",
+        {"name": "W"},
+    )
+    published = embedded.read_models.change_requests(state="published", target="wheel")
+    assert [(r.kind, r.publisher) for r in published.rows] == [
+        ("pool.create", "operator:bob"),
+        ("prize.add", "operator:bob"),
+    ]
+    closed = embedded.read_models.change_requests(state="withdrawn").rows
+    assert [(r.closed_by, r.closing_reason) for r in closed] == [("operator:carol", "not needed")]
+    first = embedded.read_models.change_requests(limit=1)
+    assert first.next_cursor is not None
+    rest = embedded.read_models.change_requests(cursor=first.next_cursor, limit=10)
+    assert len(first.rows) + len(rest.rows) == 4
+    assert rest.next_cursor is None
