@@ -21,7 +21,7 @@ from uuid import UUID, uuid4
 from application.clock import Clock
 from application.commands import Commands, Unit
 from application.errors import NotFound
-from application.ports import PasswordHasher, TotpCodes
+from application.ports import PasswordHasher, RegistrationsByIp, TotpCodes
 from domain import ids
 from domain.account import (
     EmailTaken,
@@ -44,6 +44,7 @@ __all__ = [
     "ResetToken",
     "SessionView",
     "TokenAlreadyIssued",
+    "TooManyAccounts",
     "TotpEnrolment",
     "VerificationToken",
 ]
@@ -57,6 +58,13 @@ class TokenAlreadyIssued(DomainError):
 
     recorded = False
     code = "token_already_issued"
+
+
+class TooManyAccounts(DomainError):
+    """The client's address already registered the allowed number of accounts."""
+
+    recorded = False
+    code = "too_many_accounts"
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,8 +222,14 @@ class Accounts:
         totp: TotpCodes,
         currency: str,
         session_ttl: timedelta = timedelta(days=7),
+        registrations: RegistrationsByIp | None = None,
+        max_accounts_per_ip: int | None = None,
     ) -> None:
+        """``registrations`` and ``max_accounts_per_ip``: registering from an address that
+        already has that many accounts is refused (no limit when either is None)."""
         self._commands = commands
+        self._registrations = registrations
+        self._max_accounts_per_ip = max_accounts_per_ip
         self._clock = clock
         self._hasher = hasher
         self._totp = totp
@@ -225,11 +239,13 @@ class Accounts:
 
     # ---- registration and reads ----------------------------------------------------------------
 
-    def register(self, email: str, password: str, cause: Cause) -> AccountView:
+    def register(self, email: str, password: str, cause: Cause, ip: str = "") -> AccountView:
         """Create the account and open the player's wallet in the same save. An e-mail address
-        (case-insensitive) registers once: the account's stream id is derived from it."""
+        (case-insensitive) registers once: the account's stream id is derived from it. ``ip``
+        is the client's address: recorded, and limited to a number of accounts."""
         normalised = check_email(email)
         check_password(password, normalised)
+        self._check_registrations_from(ip)
         player_id = uuid4().hex
         password_hash = self._hasher.hash(password)
 
@@ -237,12 +253,19 @@ class Accounts:
             if unit.find(PlayerAccount, ids.account_id(normalised)) is not None:
                 raise EmailTaken("this e-mail address is already registered")
             account = PlayerAccount.register(
-                normalised, player_id, password_hash, self._clock(), cause
+                normalised, player_id, password_hash, self._clock(), cause, ip
             )
             unit.add(account, Wallet.open(player_id, self._currency, cause))
             return AccountView.of(account)
 
         return self._commands.execute("register", cause, {"email": normalised}, decide, AccountView)
+
+    def _check_registrations_from(self, ip: str) -> None:
+        limit, registrations = self._max_accounts_per_ip, self._registrations
+        if not ip or limit is None or registrations is None:
+            return
+        if registrations.accounts_registered_from(ip) >= limit:
+            raise TooManyAccounts(f"at most {limit} accounts may be registered from one address")
 
     def account(self, account_id: str) -> AccountView:
         return AccountView.of(self._get(account_id))
@@ -325,6 +348,21 @@ class Accounts:
             return _Done()
 
         self._on_account("revoke_session", account_id, cause, {"session": session_id}, act, _Done)
+
+    def revoke_all_sessions(self, account_id: str, reason: str, cause: Cause) -> list[str]:
+        """Force a logout: end every open session of the account (an operator's action).
+        Returns the ended sessions' ids."""
+
+        def act(account: PlayerAccount, at: datetime) -> _Revoked:
+            ended = list(account.open_sessions(at))
+            for session_id in ended:
+                account.revoke_session(session_id, reason, at, cause)
+            return _Revoked(ended)
+
+        params = {"reason": reason}
+        return self._on_account(
+            "revoke_all_sessions", account_id, cause, params, act, _Revoked
+        ).revoked
 
     # ---- passwords -----------------------------------------------------------------------------
 

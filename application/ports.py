@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-__all__ = ["PasswordHasher", "TotpCodes"]
+__all__ = ["PasswordHasher", "RegistrationsByIp", "TotpCodes"]
 
 
 class PasswordHasher(Protocol):
@@ -38,4 +38,10 @@ class TotpCodes(Protocol):
 
     def step_for(self, secret: str, code: str, at: datetime) -> int | None:
         """The time-step ``code`` belongs to, within one step either side of ``at``, or None."""
+        ...
+
+
+class RegistrationsByIp(Protocol):
+    def accounts_registered_from(self, ip: str) -> int:
+        """How many accounts were registered from ``ip`` (a read model: it may lag a little)."""
         ...

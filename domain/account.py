@@ -172,8 +172,16 @@ class PlayerAccount(Aggregate):
 
     @classmethod
     def register(
-        cls, email: str, player_id: str, password_hash: str, at: datetime, cause: Cause
+        cls,
+        email: str,
+        player_id: str,
+        password_hash: str,
+        at: datetime,
+        cause: Cause,
+        ip: str = "",
     ) -> PlayerAccount:
+        """``ip``: the client's address, kept for the limit of accounts per address and for
+        finding players who share one."""
         normalised = check_email(email)
         if not player_id or len(player_id) > 100:
             raise InvalidArgument("player id must be 1..100 characters")
@@ -186,6 +194,7 @@ class PlayerAccount(Aggregate):
             at=at,
             actor=cause.actor,
             request_id=cause.request_id,
+            ip=ip[:MAX_IP_LENGTH],
         )
 
     @event("Registered")
@@ -197,11 +206,13 @@ class PlayerAccount(Aggregate):
         at: datetime,
         actor: str,
         request_id: str,
+        ip: str = "",  # absent from accounts registered before the address was kept
     ) -> None:
         self.email = email
         self.player_id = player_id
         self.password_hash = password_hash
         self.created_at = at
+        self.registration_ip = ip
         self.email_verified = False
         self.failed_logins = 0
         self.locked_until: datetime | None = None

@@ -32,9 +32,12 @@ def _cause(actor: str) -> Cause:
     return Cause(actor, f"req-{uuid.uuid4().hex}")
 
 
-def register_player(system: System, outbox: Outbox, email: str, password: str) -> AccountView:
-    """Create the account and its wallet, and mail a verification code to the address."""
-    view = system.accounts.register(email, password, _cause("system:signup"))
+def register_player(
+    system: System, outbox: Outbox, email: str, password: str, ip: str = ""
+) -> AccountView:
+    """Create the account and its wallet, and mail a verification code to the address.
+    ``ip``: the client's address (recorded; a limited number of accounts per address)."""
+    view = system.accounts.register(email, password, _cause("system:signup"), ip)
     token = system.accounts.request_email_verification(
         view.account_id, _cause(f"player:{view.player_id}")
     )

@@ -114,9 +114,14 @@ def _account_out(view: Any) -> AccountOut:
 
 
 @post("/auth/register", sync_to_thread=True, security=[])
-def register(state: State, data: JSONBody[RegisterBody]) -> AccountOut:
-    """Create an account and its wallet. A verification mail is sent to the address."""
-    view = register_player(state.system, state.outbox, data.email, data.password)
+def register(
+    request: Request[Any, Any, Any], state: State, data: JSONBody[RegisterBody]
+) -> AccountOut:
+    """Create an account and its wallet. A verification mail is sent to the address. An
+    address that already registered the allowed number of accounts is refused (403
+    ``too_many_accounts``)."""
+    ip = client_ip(dict(request.scope))
+    view = register_player(state.system, state.outbox, data.email, data.password, ip)
     return _account_out(view)
 
 

@@ -89,6 +89,7 @@ def test_register_records_registered_at_a_stream_named_by_the_normalised_email()
         "at": T0,
         "actor": "system:login",
         "request_id": "req-1",
+        "ip": "",
     }
     assert account.id == ids.account_id("ann@example.org") == ids.account_id(" ANN@example.org")
     assert account.id != ids.account_id("bob@example.org")
@@ -99,6 +100,24 @@ def test_register_records_registered_at_a_stream_named_by_the_normalised_email()
     )
     assert account.sessions == {}
     assert account.created_at == T0
+
+
+def test_register_keeps_the_clients_address_within_bounds():
+    account = PlayerAccount.register("ann@example.org", "p1", "h", T0, SYSTEM, "203.0.113.9")
+    assert payload(account.collect_events()[0])["ip"] == "203.0.113.9"
+    assert account.registration_ip == "203.0.113.9"
+
+    long = PlayerAccount.register("bob@example.org", "p2", "h", T0, SYSTEM, "x" * 500)
+    assert payload(long.collect_events()[0])["ip"] == "x" * 64
+
+
+def test_an_account_registered_before_addresses_were_kept_replays_without_one():
+    account = PlayerAccount.register("ann@example.org", "p1", "h", T0, SYSTEM, "203.0.113.9")
+    (registered,) = account.collect_events()
+    del registered.__dict__["ip"]  # as stored by the earlier release
+    replayed = registered.mutate(None)
+    assert replayed is not None
+    assert (replayed.email, replayed.registration_ip) == ("ann@example.org", "")
 
 
 @pytest.mark.parametrize(
