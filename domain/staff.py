@@ -498,7 +498,8 @@ class Operator(Aggregate):
         self, step: int | None, recovery_codes: list[str], at: datetime, cause: Cause
     ) -> None:
         """The first good code proves the authenticator app holds the pending secret; the
-        recovery codes (given to the operator once) are kept as digests."""
+        recovery codes (given to the operator once) are kept as digests. The enrolment-only
+        sessions end: the operator signs in again, with a code."""
         if self.totp_enabled:
             raise TotpAlreadyEnabled("TOTP is already enabled")
         if self.totp_secret is None:
@@ -506,6 +507,7 @@ class Operator(Aggregate):
         hashes = _recovery_hashes(recovery_codes)
         self._totp_enabled(
             step=self._unused(step, TotpInvalid),
+            ended=[sid for sid, s in self.open_sessions(at).items() if s["enrolment_only"]],
             at=at,
             actor=cause.actor,
             request_id=cause.request_id,
@@ -515,9 +517,13 @@ class Operator(Aggregate):
         )
 
     @event("TotpEnabled")
-    def _totp_enabled(self, step: int, at: datetime, actor: str, request_id: str) -> None:
+    def _totp_enabled(
+        self, step: int, ended: list[str], at: datetime, actor: str, request_id: str
+    ) -> None:
         self.totp_enabled = True
         self.totp_last_step = step
+        for sid in ended:
+            self.sessions[sid]["revoked_at"] = at
 
     def issue_recovery_codes(self, recovery_codes: list[str], at: datetime, cause: Cause) -> None:
         """New recovery codes replace every earlier one (used or not)."""

@@ -281,7 +281,7 @@ def start_totp(state: State, caller: Staff) -> TotpEnrolmentOut:
 @post("/auth/totp/confirm", sync_to_thread=True, status_code=200, opt=ENROLMENT)
 def confirm_totp(state: State, caller: Staff, data: JSONBody[TotpBody]) -> RecoveryCodesOut:
     """Turn TOTP on with a current code. The answer holds your recovery codes, shown this
-    once. Then sign in again with a code: this session stays enrolment-only."""
+    once. This session (and any other enrolment-only one) ends: sign in again with a code."""
     issued = state.system.operators.enable_totp(caller.operator_id, data.code, caller.plain_cause())
     return RecoveryCodesOut(issued.codes)
 

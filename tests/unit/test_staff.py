@@ -356,6 +356,18 @@ def test_totp_enrolment_needs_a_pending_secret_a_good_code_and_happens_once():
         op.start_totp("OTHER", T0, cause_of(op))
 
 
+def test_enabling_totp_ends_the_enrolment_only_sessions():
+    op = given_operator()
+    given_session(op, "s1")
+    op.start_totp("SECRET", T0, cause_of(op))
+
+    op.enable_totp(100, CODES, T0, cause_of(op))
+
+    events = op.collect_events()
+    assert payload(events[1])["ended"] == ["s1"]
+    assert op.open_sessions(T0) == {}
+
+
 def test_new_recovery_codes_replace_the_old_ones():
     op = given_enrolled()
     fresh = [f"zzzzz-{i:05d}" for i in range(10)]
