@@ -17,6 +17,7 @@ from uuid import UUID
 from application.commands import Commands, Unit
 from application.config import Config
 from application.errors import NotFound
+from application.missions import apply_mission_change, mission_revision, simulate_mission_change
 from application.pools import PoolOdds, Pools
 from domain import ids
 from domain.cause import Cause
@@ -30,6 +31,7 @@ from domain.changes import (
     diff,
 )
 from domain.errors import DomainError, InvalidArgument
+from domain.missions import Mission
 from domain.pool import PrizePool
 from domain.pool_changes import apply_to_pool, describe_pool, parse_pool_create, pool_revision
 
@@ -244,6 +246,8 @@ class Changes:
     def _revision_in(self, unit: Unit, kind: ChangeKind, target: str) -> str:
         if kind is ChangeKind.CONFIG_SET:
             return self._config.revision_in(unit, target)
+        if kind.on_mission:
+            return mission_revision(unit.find(Mission, ids.mission_id(target)))
         return pool_revision(unit.find(PrizePool, ids.pool_id(target)))
 
     @staticmethod
@@ -264,6 +268,9 @@ class Changes:
                 raise InvalidArgument('config.set: the payload is {"value": ...}')
             before, after = self._config.simulate_in(scratch, target, payload["value"], cause)
             return _Simulation({target: before}, {target: after}, None, None)
+        if kind.on_mission:
+            described = simulate_mission_change(scratch, kind.value, target, payload, cause)
+            return _Simulation(*described, None, None)
         if kind is ChangeKind.POOL_CREATE:
             draft = parse_pool_create(payload)
             created = self._pools.create_in(
@@ -279,6 +286,8 @@ class Changes:
         kind, target, payload = change.change_kind, change.target, change.payload
         if kind is ChangeKind.CONFIG_SET:
             self._config.change_in(unit, target, payload["value"], str(change.id), cause)
+        elif kind.on_mission:
+            apply_mission_change(unit, kind.value, target, payload, cause)
         elif kind is ChangeKind.POOL_CREATE:
             draft = parse_pool_create(payload)
             self._pools.create_in(unit, target, draft.name, draft.draw_cost, draft.controls, cause)

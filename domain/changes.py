@@ -43,16 +43,24 @@ class ChangeKind(StrEnum):
     PRIZE_RETIRE = "prize.retire"
     PRIZE_RESTOCK = "prize.restock"
     CONFIG_SET = "config.set"
+    MISSION_CREATE = "mission.create"
+    MISSION_CHANGE = "mission.change"
+    MISSION_RETIRE = "mission.retire"
 
     @property
     def on_pool(self) -> bool:
-        return self is not ChangeKind.CONFIG_SET
+        return self is not ChangeKind.CONFIG_SET and not self.on_mission
+
+    @property
+    def on_mission(self) -> bool:
+        """A reward-centre mission (``application.missions``); the target is its key."""
+        return self.value.startswith("mission.")
 
     @property
     def edits_existing(self) -> bool:
-        """Every kind but creating a pool edits something that exists: drafting it needs the
-        target's current ETag (If-Match)."""
-        return self is not ChangeKind.POOL_CREATE
+        """Every kind but creating a pool or a mission edits something that exists: drafting
+        it needs the target's current ETag (If-Match)."""
+        return self not in (ChangeKind.POOL_CREATE, ChangeKind.MISSION_CREATE)
 
     @classmethod
     def parse(cls, kind: str) -> ChangeKind:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from application.accounts import Accounts
 from application.changes import Changes
@@ -13,11 +14,13 @@ from application.config import Config
 from application.deposits import Deposits
 from application.draws import Draws
 from application.ledger import Ledger
+from application.missions import Missions
 from application.operators import Operators
 from application.payments import PaymentProvider, Payments
 from application.payout_methods import PayoutMethodsService
 from application.pools import Pools, SeedSource, new_server_seed
 from application.ports import PasswordHasher
+from application.rewards import RewardGranter, Rewards
 from application.wallets import Wallets
 from application.withdrawals import Withdrawals
 from domain.config import ConfigValues
@@ -90,6 +93,20 @@ class System:
     def outbox(self) -> Outbox:
         """Queues mails that no event drives (password-reset and verification links)."""
         return Outbox(self.read_store, self.clock)
+
+    @cached_property
+    def missions(self) -> Missions:
+        """The reward centre's missions (operators change them through change requests)."""
+        return Missions(self.commands)
+
+    @cached_property
+    def rewards(self) -> Rewards:
+        """The marketing budget, grants, claims and check-ins."""
+        return Rewards(self.commands, self.clock, self.settings.policy.currency, self.read_models)
+
+    def reward_granter(self, poll_s: float = 1.0) -> RewardGranter:
+        """Grants the rewards the rewards read model says are due (safe in every process)."""
+        return RewardGranter(self.rewards, self.read_models, poll_s)
 
     def live_bus(self) -> LiveBus:
         """The process's live bus: Redis pub/sub when REDIS_URL is set, else in memory."""

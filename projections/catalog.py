@@ -12,6 +12,7 @@ from projections.finance import FinanceDailyProjection
 from projections.ledger import BalancesProjection, HistoryProjection, TrialBalanceProjection
 from projections.notifications import NotificationsProjection
 from projections.payments import DepositsProjection, WithdrawalsProjection
+from projections.rewards import RewardsProjection
 from projections.risk import RiskProjection
 from projections.store import ReadStore
 
@@ -29,6 +30,7 @@ ALL: list[type[LedgerProjection]] = [
     FinanceDailyProjection,
     RiskProjection,
     NotificationsProjection,
+    RewardsProjection,
     ChangeRequestsProjection,
 ]
 

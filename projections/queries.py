@@ -9,6 +9,7 @@ from projections.reads.draws import DrawReads, DrawRow, PoolStats, PrizeStats, P
 from projections.reads.finance import FinanceReads, FinanceReport, FinanceRow
 from projections.reads.ledger import BalanceRow, HistoryPage, LedgerReads, PostingRow, TrialBalance
 from projections.reads.payments import DepositRow, PaymentReads, WithdrawalRow
+from projections.reads.rewards import RewardReads
 from projections.reads.risk import RapidWithdrawal, RiskReads, VelocityRow
 
 __all__ = [
@@ -34,6 +35,13 @@ __all__ = [
 
 
 class ReadModels(
-    LedgerReads, DrawReads, PaymentReads, AuditReads, FinanceReads, RiskReads, ChangeReads
+    LedgerReads,
+    DrawReads,
+    PaymentReads,
+    AuditReads,
+    FinanceReads,
+    RiskReads,
+    ChangeReads,
+    RewardReads,
 ):
     """Every read over the read models, on one store (the areas live in projections.reads)."""
