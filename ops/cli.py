@@ -6,12 +6,15 @@ Exit codes: 0 ok, 1 a check failed, 2 usage error.
 from __future__ import annotations
 
 import argparse
+import getpass
+import importlib
 import json
 import logging
 import os
 import signal
 import sys
 import threading
+import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
 
@@ -19,17 +22,90 @@ __all__ = ["main"]
 
 
 def _run(args: argparse.Namespace) -> int:
-    """Run the embedded all-in-one system (SQLite + in-memory stand-ins unless configured)."""
+    """Run the embedded all-in-one system (SQLite + in-memory stand-ins unless configured):
+    the player app and the operator app in one process, sharing one System."""
+    print(f"prizeledger player app: http://{args.host}:{args.port}/", flush=True)
+    print(
+        f"prizeledger operator console: http://{args.admin_host}:{args.admin_port}/schema",
+        flush=True,
+    )
+    # By name: the CLI does not import the web apps (import-linter contract).
+    serve = importlib.import_module("interfaces.serve").serve
+    serve(args.host, args.port, args.admin_host, args.admin_port)
+    return 0
+
+
+def _admin(args: argparse.Namespace) -> int:
+    """Run the operator app alone (its own process and port; keep it off the public network)."""
     import uvicorn
 
-    print(f"prizeledger player app: http://{args.host}:{args.port}/health/ready", flush=True)
+    print(
+        f"prizeledger operator console: http://{args.admin_host}:{args.admin_port}/schema",
+        flush=True,
+    )
     uvicorn.run(
-        "interfaces.player.app:create_app",
+        "interfaces.admin.app:create_admin_app",
         factory=True,
-        host=args.host,
-        port=args.port,
+        host=args.admin_host,
+        port=args.admin_port,
         log_level="info",
     )
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str | None:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        return None
+    first = getpass.getpass("password: ")
+    return first if getpass.getpass("again: ") == first else None
+
+
+def _read_code(args: argparse.Namespace) -> str:
+    """A code from the authenticator app: prompted on a terminal, else the next stdin line
+    (none: TOTP stays pending and the operator enrols it at the first sign-in)."""
+    if args.password_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().strip()
+    return input("code from the authenticator app: ").strip()
+
+
+def _operators_create(args: argparse.Namespace) -> int:
+    """Create an operator (the first admin, say). Prints the TOTP secret and its otpauth://
+    URI, reads a code from the authenticator app, then prints the recovery codes: once."""
+    from domain.cause import Cause
+    from domain.errors import DomainError
+    from infrastructure.bootstrap import bootstrap
+
+    password = _read_password(args)
+    if not password:
+        print("prizeledger operators create: no password (--password-stdin, or type it twice)")
+        return 2
+    system = bootstrap()
+    operators = system.operators
+
+    def cause() -> Cause:
+        return Cause("system:cli", f"cli-{uuid.uuid4().hex}", "operators create")
+
+    try:
+        view = operators.create(args.email, password, args.role, cause())
+        enrolment = operators.start_totp(view.operator_id, cause())
+        print(f"operator {view.email} ({view.operator_id}), roles {', '.join(view.roles)}")
+        print(f"TOTP secret: {enrolment.secret}")
+        print(f"provisioning URI: {enrolment.provisioning_uri}", flush=True)
+        code = _read_code(args)
+        if not code:
+            print("TOTP not enabled: the operator enrols it at the first sign-in")
+            return 0
+        issued = operators.enable_totp(view.operator_id, code, cause())
+    except DomainError as error:
+        print(f"prizeledger operators create: {error.code}: {error.message}", file=sys.stderr)
+        return 1
+    finally:
+        system.close()
+    print("TOTP enabled. Recovery codes (shown once; each signs in once instead of a code):")
+    for recovery in issued.codes:
+        print(f"  {recovery}")
     return 0
 
 
@@ -140,7 +216,27 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help=_run.__doc__)
     run.add_argument("--host", default=os.environ.get("PRIZELEDGER_HOST", "127.0.0.1"))
     run.add_argument("--port", type=int, default=int(os.environ.get("PRIZELEDGER_PORT", "8000")))
+    _admin_address(run)
     run.set_defaults(handler=_run)
+    admin = commands.add_parser("admin", help=_admin.__doc__)
+    _admin_address(admin)
+    admin.set_defaults(handler=_admin)
+    operators = commands.add_parser("operators", help="manage operator accounts")
+    staff = operators.add_subparsers(dest="action", required=True)
+    create = staff.add_parser("create", help=_operators_create.__doc__)
+    create.add_argument("--email", required=True)
+    create.add_argument(
+        "--role",
+        action="append",
+        required=True,
+        help="viewer, support, risk, finance or admin (repeat for several)",
+    )
+    create.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of stdin (and the TOTP code from the next)",
+    )
+    create.set_defaults(handler=_operators_create)
     commands.add_parser("migrate", help=_migrate.__doc__).set_defaults(handler=_migrate)
     projector = commands.add_parser("projector", help=_projector.__doc__)
     projector.add_argument("names", nargs="*", help="projections to run (default: all)")
@@ -161,6 +257,14 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("name")
     rebuild.set_defaults(handler=_rebuild)
     return parser
+
+
+def _admin_address(parser: argparse.ArgumentParser) -> None:
+    env = os.environ
+    parser.add_argument("--admin-host", default=env.get("PRIZELEDGER_ADMIN_HOST", "127.0.0.1"))
+    parser.add_argument(
+        "--admin-port", type=int, default=int(env.get("PRIZELEDGER_ADMIN_PORT", "8001"))
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
