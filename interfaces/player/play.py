@@ -3,9 +3,8 @@ trace, and every epoch's commitment and revealed seed."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import msgspec
@@ -132,21 +131,22 @@ def epochs(state: State, pool_key: Annotated[str, POOL_KEY]) -> list[EpochItem]:
     ]
 
 
-_stats_cache: dict[int, tuple[float, StatsView]] = {}
+STATS_CACHE = timedelta(seconds=30)
 
 
 @get("/stats", sync_to_thread=True)
 def stats(state: State) -> StatsView:
     """Public draw statistics per pool, covering draws older than the configured delay."""
     system: System = state.system
-    now = time.monotonic()
-    cached = _stats_cache.get(id(system))
-    if cached is not None and now - cached[0] < 30:
-        return cached[1]
-    until = datetime.now(UTC) - timedelta(seconds=system.settings.stats_delay_s)
+    # The system's clock: draws are stamped with it, so the delay is measured on the same time.
+    until = system.clock() - timedelta(seconds=system.settings.stats_delay_s)
+    # Cached per app (a module-level cache keyed by id(system) could serve another app's view).
+    cached: StatsView | None = state.get("public_stats")
+    if cached is not None and timedelta(0) <= until - cached.until < STATS_CACHE:
+        return cached
     rows = [PublicStats(**asdict(s)) for s in system.read_models.public_stats(until)]
     view = StatsView(until, rows)
-    _stats_cache[id(system)] = (now, view)
+    state["public_stats"] = view
     return view
 
 
