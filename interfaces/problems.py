@@ -201,6 +201,14 @@ def _http(request: Request[Any, Any, Any], error: HTTPException) -> Response[Pro
     return problem(request, status, code, detail, headers=dict(error.headers or {}))
 
 
+def _undecodable(request: Request[Any, Any, Any], error: Exception) -> Response[Problem]:
+    """msgspec raises these, not a DecodeError, for a body that is not UTF-8 or nests too deeply
+    to decode: bad input, not our failure. Any other recursion is a bug of ours."""
+    if isinstance(error, RecursionError) and "deserializ" not in str(error):
+        return _internal(request, error)
+    return problem(request, 400, "bad_request", "the body is not valid JSON")
+
+
 def _store_down(request: Request[Any, Any, Any], error: Exception) -> Response[Problem]:
     log.warning("event store unavailable: %s", error)
     return problem(
@@ -231,5 +239,7 @@ exception_handlers: ExceptionHandlersMap = {
     StoreOperationalError: _store_down,
     StoreInterfaceError: _store_down,
     TimeoutError: _timeout,
+    UnicodeDecodeError: _undecodable,
+    RecursionError: _undecodable,
     Exception: _internal,
 }
