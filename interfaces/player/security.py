@@ -138,11 +138,13 @@ class Limits:
             # interfaces.http.RequestContext puts these on the response, errors included.
             request.state["extra_headers"] = headers_of(budget)
         if budget.exceeded:
+            # The RateLimit-* headers are already in request.state (set just above): repeating
+            # them here would send each one twice.
             raise ApiError(
                 429,
                 "rate_limited",
                 f"more than {limit} requests a minute; slow down",
-                {"Retry-After": str(budget.reset_s), **headers_of(budget)},
+                {"Retry-After": str(budget.reset_s)},
             )
 
 
