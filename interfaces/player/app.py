@@ -170,7 +170,7 @@ def create_app(system: System | None = None, *, run_workers: bool = True) -> Lit
             "idempotency": Provide(provide_idempotency),
         },
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             alive,
             ready,
@@ -187,7 +187,6 @@ def create_app(system: System | None = None, *, run_workers: bool = True) -> Lit
                 "outbox": system.outbox(),
             }
         ),
-        middleware=[lambda app: RequestContext(app, http_metrics)],
         before_request=throttle_ip,
         exception_handlers=exception_handlers,
         request_max_body_size=settings.max_body_bytes,
@@ -196,6 +195,10 @@ def create_app(system: System | None = None, *, run_workers: bool = True) -> Lit
         on_shutdown=[shutdown],
         logging_config=None,
     )
+    # Around the whole app rather than as route middleware, so that what no route answers
+    # (404, 405) also gets its request id, security headers, log line and metrics.
+    app.asgi_handler = RequestContext(app.asgi_handler, http_metrics)
+    return app
 
 
 def _openapi() -> OpenAPIConfig:
