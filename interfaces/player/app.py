@@ -5,6 +5,7 @@ query, and render; the rules live in the domain."""
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from dataclasses import asdict
 from pathlib import Path
@@ -33,7 +34,7 @@ from interfaces.player.security import (
     provide_caller,
     provide_idempotency,
 )
-from interfaces.problems import exception_handlers
+from interfaces.problems import ApiError, exception_handlers
 
 __all__ = ["create_app"]
 
@@ -41,6 +42,8 @@ __all__ = ["create_app"]
 MAX_READY_LAG = 10_000
 STATIC = Path(__file__).resolve().parent.parent / "static"
 UNTHROTTLED = ("/health/", "/metrics", "/schema", "/static/")
+API_PREFIX = "/api/v1/"
+JSON_MEDIA_TYPE = re.compile(r"^application/([a-z0-9.+-]+\+)?json$")
 
 
 @get("/health/live", sync_to_thread=False, include_in_schema=False)
@@ -125,6 +128,21 @@ class _EmbeddedWorkers:
             thread.join(timeout=10)
 
 
+def require_json(request: Request[Any, Any, Any]) -> None:
+    """REST bodies are JSON: another media type is 415, not a form read as if it were JSON
+    (nor a decoder's 400 that blames the content)."""
+    if request.method not in {"POST", "PUT", "PATCH"}:
+        return
+    headers = request.headers
+    if headers.get("content-length", "0") == "0" and "transfer-encoding" not in headers:
+        return  # no body (logout, cancel, TOTP start)
+    media_type = headers.get("content-type", "").partition(";")[0].strip().lower()
+    if not JSON_MEDIA_TYPE.match(media_type):
+        raise ApiError(
+            415, "unsupported_media_type", "send the body as JSON (Content-Type: application/json)"
+        )
+
+
 def _throttle(system: System) -> Throttle:
     settings = system.settings
     if settings.redis_url is None:
@@ -156,6 +174,8 @@ def create_app(system: System | None = None, *, run_workers: bool = True) -> Lit
     async def throttle_ip(request: Request[Any, Any, Any]) -> None:
         if not request.url.path.startswith(UNTHROTTLED):
             await limits.spend_ip(request)
+        if request.url.path.startswith(API_PREFIX):
+            require_json(request)
 
     async def shutdown() -> None:
         workers.stop()
