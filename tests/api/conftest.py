@@ -86,15 +86,15 @@ class Api:
 
 def fast(settings: Settings, redis_prefix: tuple[str, str], **overrides: Any) -> Settings:
     url, prefix = redis_prefix
-    return dataclasses.replace(
-        settings,
-        redis_url=url,
-        redis_prefix=f"{prefix}{secrets.token_hex(4)}:",
-        argon2_time_cost=1,
-        argon2_memory_kib=1024,
-        argon2_parallelism=1,
-        **overrides,
-    )
+    values: dict[str, Any] = {
+        "redis_url": url,
+        "redis_prefix": f"{prefix}{secrets.token_hex(4)}:",
+        "argon2_time_cost": 1,
+        "argon2_memory_kib": 1024,
+        "argon2_parallelism": 1,
+    }
+    # A test may override any of these too (say redis_url=None for the in-memory stand-ins).
+    return dataclasses.replace(settings, **{**values, **overrides})
 
 
 @pytest.fixture
