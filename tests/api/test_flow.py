@@ -5,19 +5,9 @@ from __future__ import annotations
 
 from domain.cause import Cause
 from domain.fairness import commitment_of
-from domain.prizes import PoolControls, Prize
 from tests.api.conftest import Api
+from tests.api.support import OP, given_pool
 from tests.ledger_checks import assert_ledger_invariants
-
-OP = "operator:admin"
-
-
-def given_pool(api: Api, key: str = "wheel", cost: int = 100) -> None:
-    pools = api.system.pools
-    pools.create(key, "The wheel", cost, PoolControls(), Cause(OP, f"create-{key}"))
-    pools.add_prize(key, Prize("gem", "Gem", "cash", 150, 30), Cause(OP, f"gem-{key}"))
-    pools.add_prize(key, Prize("coin", "Coin", "bonus", 20, 30), Cause(OP, f"coin-{key}"))
-    pools.fund(key, 1_000_000, Cause(OP, f"fund-{key}"))
 
 
 def test_register_top_up_draw_and_withdraw(api: Api) -> None:
