@@ -163,10 +163,11 @@ def _uuid(text: str) -> UUID | None:
         return None
 
 
-def _step_up_cause(cause: Cause, code: str | None) -> Cause:
+def _step_up_cause(cause: Cause, action: str, code: str | None) -> Cause:
     """A step-up is its own command inside the guarded request, with a receipt of its own per
-    code: the same request with the same code replays, a corrected code is a new attempt."""
-    digest = hashlib.sha256(f"{cause.request_id}|{code or ''}".encode()).hexdigest()
+    action and code: the same request with the same code replays (a client's retry), a
+    corrected code is a new attempt, and the pair proves nothing for another action."""
+    digest = hashlib.sha256(f"{cause.request_id}|{action}|{code or ''}".encode()).hexdigest()
     return Cause(cause.actor, f"stepup:{digest}", cause.reason)
 
 
@@ -429,12 +430,10 @@ class Operators:
         issued = self._on("issue_recovery_codes", operator_id, cause, {}, act, _CodesIssued)
         return self._shown_once(issued, codes)
 
-    def step_up(self, operator_id: str, code: str | None, cause: Cause) -> None:
-        """A fresh TOTP code for a sensitive action, or StepUpRequired / StepUpInvalid. A wrong
-        code counts towards the lock. A retry of a request that already ran needs no new code
-        (it only gets its stored outcome back)."""
-        if self._commands.already_ran(cause):
-            return
+    def step_up(self, operator_id: str, code: str | None, cause: Cause, action: str = "") -> None:
+        """A fresh TOTP code for a sensitive ``action`` (a route, say), or StepUpRequired /
+        StepUpInvalid. A wrong code counts towards the lock. A retried request passes with the
+        code it was first sent with, and only with it."""
 
         def act(op: Operator, at: datetime) -> _Attempt:
             factor = None if code is None else SecondFactor(step=self._step(op, code, at))
@@ -445,7 +444,7 @@ class Operators:
                 return self._attempt(op, StepUpInvalid.code)
             return self._attempt(op, "")
 
-        step_up = _step_up_cause(cause, code)
+        step_up = _step_up_cause(cause, action, code)
         attempt = self._on("operator_step_up", operator_id, step_up, {}, act, _Attempt)
         if attempt.failure:
             raise StepUpInvalid("the code is wrong or was already used")

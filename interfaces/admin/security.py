@@ -139,11 +139,12 @@ class StaffGate:
             enrolment_only=session.enrolment_only or claims.scope == ENROLMENT_SCOPE,
         )
 
-    async def step_up(self, caller: StaffCaller, code: str | None) -> None:
-        """A fresh TOTP code of the caller, used up (a wrong one counts towards the lock)."""
+    async def step_up(self, caller: StaffCaller, code: str | None, action: str) -> None:
+        """A fresh TOTP code of the caller for ``action``, used up (a wrong one counts towards
+        the lock)."""
         cause = caller.plain_cause()
         await anyio.to_thread.run_sync(
-            lambda: self.operators.step_up(caller.operator_id, code or None, cause)
+            lambda: self.operators.step_up(caller.operator_id, code or None, cause, action)
         )
 
 
@@ -180,7 +181,8 @@ async def authorise(
     if access != "signed_in" and access not in caller.permissions:
         raise ApiError(403, "permission_denied", f"this needs the {access} permission")
     if handler.opt.get("step_up") is True:
-        await gate.step_up(caller, connection.headers.get(STEP_UP_HEADER.lower()))
+        action = f"{connection.scope.get('method', '')} {connection.url.path}"
+        await gate.step_up(caller, connection.headers.get(STEP_UP_HEADER.lower()), action)
     connection.state["staff"] = caller
 
 

@@ -205,11 +205,14 @@ def test_a_change_records_who_and_why_and_a_retry_replays_it(admin_api: AdminApi
     headers = admin_api.change(admin_api.step_up(admin), "promote-1")
 
     first = change_roles(admin_api, headers, target, ["finance"])
-    # A retry with the same Idempotency-Key needs no new code: it only replays the outcome.
-    retried = change_roles(admin_api, {**headers, "X-TOTP-Code": "000000"}, target, ["finance"])
+    # A client's retry (same Idempotency-Key, same code) replays the outcome; another code
+    # that is wrong does not get through.
+    retried = change_roles(admin_api, headers, target, ["finance"])
+    wrong = change_roles(admin_api, {**headers, "X-TOTP-Code": "000000"}, target, ["finance"])
 
     assert first.status_code == 200
     assert retried.json() == first.json()
+    assert problem(wrong) == (403, "step_up_invalid")
     receipt: object = admin_api.system.ledger.repository.get(
         ids.receipt_id(f"operator:{admin.operator_id}", "promote-1")
     )

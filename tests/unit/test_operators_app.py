@@ -100,21 +100,27 @@ def test_a_wrong_step_up_counts_towards_the_lock(embedded: System, clock: Steppi
         operators.login(op.email, PASSWORD, "ip", "ua", cause(), totp_code=op.code())
 
 
-def test_a_request_that_already_ran_needs_no_new_step_up(
+def test_a_retried_step_up_passes_with_its_first_code_and_only_for_its_action(
     embedded: System, clock: SteppingClock
 ) -> None:
     admin = Desk(embedded, clock, ["admin"])
     viewer = Desk(embedded, clock, ["viewer"])
+    operators = embedded.operators
     request = cause(admin.actor, "roles-1", "promotion")
-    embedded.operators.step_up(admin.operator_id, admin.code(), request)
-    embedded.operators.change_roles(viewer.operator_id, ["support"], request)
+    code = admin.code()
+    operators.step_up(admin.operator_id, code, request, "PUT roles")
+    operators.change_roles(viewer.operator_id, ["support"], request)
 
-    embedded.operators.step_up(admin.operator_id, None, request)  # the retry: no code needed
+    operators.step_up(admin.operator_id, code, request, "PUT roles")  # the client's retry
 
-    again = embedded.operators.change_roles(viewer.operator_id, ["support"], request)
+    with pytest.raises(StepUpRequired):
+        operators.step_up(admin.operator_id, None, request, "PUT roles")
+    with pytest.raises(StepUpInvalid):  # the same request and code prove nothing elsewhere
+        operators.step_up(admin.operator_id, code, request, "POST disable")
+    again = operators.change_roles(viewer.operator_id, ["support"], request)
     assert again.roles == ["support"]
     with pytest.raises(IdempotencyKeyReused):
-        embedded.operators.change_roles(viewer.operator_id, ["finance"], request)
+        operators.change_roles(viewer.operator_id, ["finance"], request)
 
 
 def test_a_login_retry_with_another_code_is_refused_not_replayed(
