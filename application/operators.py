@@ -340,7 +340,9 @@ class Operators:
         def act(op: Operator, at: datetime) -> _Revoked:
             return _Revoked(op.revoke_all_sessions("forced", at, cause))
 
-        return self._managed("force_logout_operator", operator_id, cause, {}, act, _Revoked).revoked
+        return self._on(
+            "force_logout_operator", operator_id, cause, {}, act, _Revoked, managed=True
+        ).revoked
 
     # ---- administration ------------------------------------------------------------------------
 
@@ -352,7 +354,9 @@ class Operators:
             return OperatorView.of(op)
 
         params = {"roles": sorted(roles)}
-        return self._managed("change_operator_roles", operator_id, cause, params, act, OperatorView)
+        return self._on(
+            "change_operator_roles", operator_id, cause, params, act, OperatorView, managed=True
+        )
 
     def disable(self, operator_id: str, cause: Cause) -> OperatorView:
         """No more logins for another operator; their sessions end at once."""
@@ -361,7 +365,7 @@ class Operators:
             op.disable(at, cause)
             return OperatorView.of(op)
 
-        return self._managed("disable_operator", operator_id, cause, {}, act, OperatorView)
+        return self._on("disable_operator", operator_id, cause, {}, act, OperatorView, managed=True)
 
     def enable(self, operator_id: str, cause: Cause) -> OperatorView:
         """Let a disabled operator sign in again (a lock from failed logins is lifted too)."""
@@ -370,7 +374,7 @@ class Operators:
             op.enable(at, cause)
             return OperatorView.of(op)
 
-        return self._managed("enable_operator", operator_id, cause, {}, act, OperatorView)
+        return self._on("enable_operator", operator_id, cause, {}, act, OperatorView, managed=True)
 
     def change_password(
         self,
@@ -459,27 +463,15 @@ class Operators:
         params: Mapping[str, object],
         act: Callable[[Operator, datetime], R],
         result_type: type[R],
+        *,
+        managed: bool = False,
     ) -> R:
-        def decide(unit: Unit) -> R:
-            return act(self._in(unit, operator_id), self._clock())
-
-        return self._commands.execute(
-            command, cause, {"operator": operator_id, **params}, decide, result_type
-        )
-
-    def _managed(
-        self,
-        command: str,
-        operator_id: str,
-        cause: Cause,
-        params: Mapping[str, object],
-        act: Callable[[Operator, datetime], R],
-        result_type: type[R],
-    ) -> R:
-        """Like ``_on``, for a change that one operator makes to another."""
+        """Run ``act`` on the operator as one command. ``managed``: a change one operator makes
+        to another, which needs ``operators.manage``."""
 
         def decide(unit: Unit) -> R:
-            self._check_manager(unit, cause)
+            if managed:
+                self._check_manager(unit, cause)
             return act(self._in(unit, operator_id), self._clock())
 
         return self._commands.execute(

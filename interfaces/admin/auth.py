@@ -13,7 +13,7 @@ from litestar import Request, Router, delete, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 
-from application.operators import OperatorView
+from application.operators import OperatorSession, OperatorView
 from domain.cause import Cause
 from interfaces.admin.security import ENROLMENT_SCOPE, Staff, StaffGate
 from interfaces.http import client_ip
@@ -149,46 +149,33 @@ async def login(
             recovery_code=data.recovery_code,
         )
     )
-    tokens = _gate(state).tokens
-    scope = ENROLMENT_SCOPE if result.enrolment_only else ""
-    # Wall-clock time: the token's expiry is checked against it.
-    token = tokens.issue(
-        result.operator_id, result.operator_id, result.session_id, datetime.now(UTC), scope
-    )
-    return LoginOut(
-        access_token=token,
-        token_type="Bearer",  # noqa: S106 (the OAuth token type, not a secret)
-        expires_in=tokens.ttl_s,
-        session_id=result.session_id,
-        session_expires_at=result.expires_at,
-        operator_id=result.operator_id,
-        roles=result.roles,
-        enrolment_only=result.enrolment_only,
-    )
+    return _signed_in(state, result)
 
 
-@post("/auth/refresh", status_code=200, sync_to_thread=False, opt=ENROLMENT)
+@post("/auth/refresh", status_code=200, sync_to_thread=True, opt=ENROLMENT)
 def refresh(state: State, caller: Staff) -> LoginOut:
     """A new access token for this session (which still ends 8 hours after sign-in)."""
+    session = state.system.operators.session(caller.operator_id, caller.session_id)
+    if session is None:  # ended since the guard looked
+        raise ApiError(401, "session_revoked", "this session has ended; sign in again")
+    return _signed_in(state, session)
+
+
+def _signed_in(state: State, session: OperatorSession) -> LoginOut:
     tokens = _gate(state).tokens
-    scope = ENROLMENT_SCOPE if caller.enrolment_only else ""
-    token = tokens.issue(
-        caller.operator_id, caller.operator_id, caller.session_id, datetime.now(UTC), scope
-    )
-    session = next(
-        s
-        for s in state.system.operators.sessions(caller.operator_id, caller.session_id)
-        if s.current
-    )
+    scope = ENROLMENT_SCOPE if session.enrolment_only else ""
+    # Wall-clock time: the token's expiry is checked against it.
+    now = datetime.now(UTC)
+    token = tokens.issue(session.operator_id, session.operator_id, session.session_id, now, scope)
     return LoginOut(
         access_token=token,
         token_type="Bearer",  # noqa: S106 (the OAuth token type, not a secret)
         expires_in=tokens.ttl_s,
-        session_id=caller.session_id,
+        session_id=session.session_id,
         session_expires_at=session.expires_at,
-        operator_id=caller.operator_id,
-        roles=sorted(caller.roles),
-        enrolment_only=caller.enrolment_only,
+        operator_id=session.operator_id,
+        roles=session.roles,
+        enrolment_only=session.enrolment_only,
     )
 
 
