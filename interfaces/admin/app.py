@@ -4,7 +4,8 @@ in the player app) so that nothing of operator auth ships in the public one.
 
 Every route declares its access in ``opt`` and one app-level guard enforces it
 (``interfaces.admin.security``). Each feature is a module exporting ``router``; add it to
-``ROUTERS``.
+``ROUTERS``. Health, metrics, the embedded workers and the throttle are the same for both apps:
+they come from the player app's module (importing it mounts none of its routes here).
 """
 
 from __future__ import annotations
