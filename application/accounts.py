@@ -224,10 +224,16 @@ class Accounts:
         session_ttl: timedelta = timedelta(days=7),
         registrations: RegistrationsByIp | None = None,
         max_accounts_per_ip: int | None = None,
+        signup_bonus: int = 0,
+        referral_bonus: int = 0,
     ) -> None:
         """``registrations`` and ``max_accounts_per_ip``: registering from an address that
-        already has that many accounts is refused (no limit when either is None)."""
+        already has that many accounts is refused (no limit when either is None).
+        ``signup_bonus`` and ``referral_bonus``: the reward centre's offers (minor units, 0 =
+        off), recorded with each registration; the rewards process manager pays them."""
         self._commands = commands
+        self._signup_bonus = signup_bonus
+        self._referral_bonus = referral_bonus
         self._registrations = registrations
         self._max_accounts_per_ip = max_accounts_per_ip
         self._clock = clock
@@ -239,10 +245,19 @@ class Accounts:
 
     # ---- registration and reads ----------------------------------------------------------------
 
-    def register(self, email: str, password: str, cause: Cause, ip: str = "") -> AccountView:
+    def register(
+        self,
+        email: str,
+        password: str,
+        cause: Cause,
+        ip: str = "",
+        referrer: str | None = None,
+    ) -> AccountView:
         """Create the account and open the player's wallet in the same save. An e-mail address
         (case-insensitive) registers once: the account's stream id is derived from it. ``ip``
-        is the client's address: recorded, and limited to a number of accounts."""
+        is the client's address: recorded, and limited to a number of accounts. ``referrer``:
+        the referring player's id or referral code (the referral bonus, if on, is paid once
+        this player deposits, unless the two share a device or address)."""
         normalised = check_email(email)
         check_password(password, normalised)
         self._check_registrations_from(ip)
@@ -253,12 +268,24 @@ class Accounts:
             if unit.find(PlayerAccount, ids.account_id(normalised)) is not None:
                 raise EmailTaken("this e-mail address is already registered")
             account = PlayerAccount.register(
-                normalised, player_id, password_hash, self._clock(), cause, ip
+                normalised,
+                player_id,
+                password_hash,
+                self._clock(),
+                cause,
+                ip,
+                referrer=referrer,
+                signup_bonus=self._signup_bonus,
+                referral_bonus=self._referral_bonus,
             )
             unit.add(account, Wallet.open(player_id, self._currency, cause))
             return AccountView.of(account)
 
-        return self._commands.execute("register", cause, {"email": normalised}, decide, AccountView)
+        # Requests before referrals existed had no referrer: their fingerprints stay the same.
+        params = {"email": normalised}
+        if referrer is not None:
+            params["referrer"] = referrer
+        return self._commands.execute("register", cause, params, decide, AccountView)
 
     def _check_registrations_from(self, ip: str) -> None:
         limit, registrations = self._max_accounts_per_ip, self._registrations

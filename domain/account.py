@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -20,6 +21,7 @@ from eventsourcing.domain import Aggregate, event
 from domain import ids
 from domain.cause import Cause
 from domain.errors import DomainError, InvalidArgument
+from domain.money import MAX_AMOUNT_MINOR
 
 __all__ = [
     "LOCK_DURATION",
@@ -56,6 +58,7 @@ MAX_IP_LENGTH = 64
 MAX_USER_AGENT_LENGTH = 512
 # Only the most recent devices are remembered; an older one counts as new again (an alert, no harm).
 MAX_KNOWN_DEVICES = 32
+_REFERRER = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
 
 class InvalidEmail(DomainError):
@@ -179,14 +182,24 @@ class PlayerAccount(Aggregate):
         at: datetime,
         cause: Cause,
         ip: str = "",
+        referrer: str | None = None,
+        signup_bonus: int = 0,
+        referral_bonus: int = 0,
     ) -> PlayerAccount:
         """``ip``: the client's address, kept for the limit of accounts per address and for
-        finding players who share one."""
+        finding players who share one. ``referrer``: the referring player's id or referral
+        code, as given. ``signup_bonus`` and ``referral_bonus`` (minor units, 0 = none): the
+        reward centre's offers in force now, kept so the bonuses paid later are these."""
         normalised = check_email(email)
         if not player_id or len(player_id) > 100:
             raise InvalidArgument("player id must be 1..100 characters")
         if not password_hash:
             raise InvalidArgument("an account needs a password hash")
+        if referrer is not None and not _REFERRER.match(referrer):
+            raise InvalidArgument("a referrer is 1..100 of A-Z, a-z, 0-9, '-', '_'")
+        for bonus in (signup_bonus, referral_bonus):
+            if type(bonus) is not int or not 0 <= bonus <= MAX_AMOUNT_MINOR:
+                raise InvalidArgument(f"a bonus is an integer in [0, {MAX_AMOUNT_MINOR}]")
         return cls(
             email=normalised,
             player_id=player_id,
@@ -195,6 +208,9 @@ class PlayerAccount(Aggregate):
             actor=cause.actor,
             request_id=cause.request_id,
             ip=ip[:MAX_IP_LENGTH],
+            referrer=referrer,
+            signup_bonus=signup_bonus,
+            referral_bonus=referral_bonus if referrer else 0,
         )
 
     @event("Registered")
@@ -207,12 +223,17 @@ class PlayerAccount(Aggregate):
         actor: str,
         request_id: str,
         ip: str = "",  # absent from accounts registered before the address was kept
+        # Absent from accounts registered before the reward centre.
+        referrer: str | None = None,
+        signup_bonus: int = 0,
+        referral_bonus: int = 0,
     ) -> None:
         self.email = email
         self.player_id = player_id
         self.password_hash = password_hash
         self.created_at = at
         self.registration_ip = ip
+        self.referrer = referrer
         self.email_verified = False
         self.failed_logins = 0
         self.locked_until: datetime | None = None

@@ -163,6 +163,8 @@ def bootstrap(
             PyotpCodes(),
             policy.currency,
             settings.session_ttl,
+            signup_bonus=settings.signup_bonus_minor,
+            referral_bonus=settings.referral_bonus_minor,
         ),
         operators=Operators(commands, clock, hasher, PyotpCodes()),
         deposits=deposits,

@@ -54,6 +54,13 @@ def _optional_positive(env: Mapping[str, str], name: str) -> int | None:
     return _positive(env, name, 1)
 
 
+def _not_negative(env: Mapping[str, str], name: str) -> int:
+    value = _int(env, name, 0)
+    if value < 0:
+        raise SettingsError(f"{name} must be 0 (off) or positive, got {value}")
+    return value
+
+
 MIN_SECRET_LENGTH = 32
 
 
@@ -125,6 +132,9 @@ class Settings:
     # A risk score at or above this freezes the player's withdrawals automatically (None: off).
     risk_autofreeze_score: int | None = None
     max_accounts_per_ip: int = 5
+    # Reward centre offers paid from the marketing budget, minor units (0: off).
+    signup_bonus_minor: int = 0
+    referral_bonus_minor: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -176,6 +186,8 @@ class Settings:
             ),
             risk_autofreeze_score=_optional_positive(env, "PRIZELEDGER_RISK_AUTOFREEZE_SCORE"),
             max_accounts_per_ip=_positive(env, "PRIZELEDGER_MAX_ACCOUNTS_PER_IP", 5),
+            signup_bonus_minor=_not_negative(env, "PRIZELEDGER_SIGNUP_BONUS"),
+            referral_bonus_minor=_not_negative(env, "PRIZELEDGER_REFERRAL_BONUS"),
         )
 
     def require_jwt_secret(self) -> str:

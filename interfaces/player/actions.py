@@ -33,11 +33,17 @@ def _cause(actor: str) -> Cause:
 
 
 def register_player(
-    system: System, outbox: Outbox, email: str, password: str, ip: str = ""
+    system: System,
+    outbox: Outbox,
+    email: str,
+    password: str,
+    ip: str = "",
+    referrer: str | None = None,
 ) -> AccountView:
     """Create the account and its wallet, and mail a verification code to the address.
-    ``ip``: the client's address (recorded; a limited number of accounts per address)."""
-    view = system.accounts.register(email, password, _cause("system:signup"), ip)
+    ``ip``: the client's address (recorded; a limited number of accounts per address).
+    ``referrer``: the referring player's id or referral code, if any."""
+    view = system.accounts.register(email, password, _cause("system:signup"), ip, referrer)
     token = system.accounts.request_email_verification(
         view.account_id, _cause(f"player:{view.player_id}")
     )

@@ -27,12 +27,14 @@ Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254)]
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 TotpCode = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6}$")]
 Token = Annotated[str, msgspec.Meta(min_length=10, max_length=200)]
+Referrer = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,100}$")]
 MAX_LOGIN_ATTEMPTS_PER_MINUTE = 10
 
 
 class RegisterBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     email: Email
     password: Password
+    referrer: Referrer | None = None  # who referred you: their player id or referral code
 
 
 class AccountOut(msgspec.Struct, frozen=True):
@@ -121,7 +123,7 @@ def register(
     address that already registered the allowed number of accounts is refused (403
     ``too_many_accounts``)."""
     ip = client_ip(dict(request.scope))
-    view = register_player(state.system, state.outbox, data.email, data.password, ip)
+    view = register_player(state.system, state.outbox, data.email, data.password, ip, data.referrer)
     return _account_out(view)
 
 

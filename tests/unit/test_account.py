@@ -90,6 +90,9 @@ def test_register_records_registered_at_a_stream_named_by_the_normalised_email()
         "actor": "system:login",
         "request_id": "req-1",
         "ip": "",
+        "referrer": None,
+        "signup_bonus": 0,
+        "referral_bonus": 0,
     }
     assert account.id == ids.account_id("ann@example.org") == ids.account_id(" ANN@example.org")
     assert account.id != ids.account_id("bob@example.org")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from domain import ids
+from domain.account import PlayerAccount
 from domain.cause import Cause
 from domain.errors import AccountFrozen, InvalidAmount, InvalidArgument
 from domain.missions import RewardKind
@@ -23,6 +24,7 @@ from tests.unit.conftest import T0, names, payload, refused
 
 OP = Cause("operator:alice", "r1")
 SYSTEM = Cause("system:rewards", "grant:g1")
+SIGNUP = Cause("system:signup", "s1")
 
 
 def given_budget(funded: int = 0, spent: int = 0) -> RewardBudget:
@@ -238,3 +240,36 @@ def test_a_referral_code_is_short_stable_and_per_player():
     assert referral_code("p1") != referral_code("p2")
     assert len(referral_code("p1")) == 8
     assert "p1" not in referral_code("p1")
+
+
+# ---- the offers a registration records -----------------------------------------------------
+
+
+def test_registration_records_the_referrer_and_the_offers_in_force():
+    account = PlayerAccount.register(
+        "bob@example.org", "p2", "hash", T0, SIGNUP, "10.0.0.2", "ab12cd34", 15, 35
+    )
+
+    (registered,) = account.collect_events()
+    assert {k: payload(registered)[k] for k in ("referrer", "signup_bonus", "referral_bonus")} == {
+        "referrer": "ab12cd34",
+        "signup_bonus": 15,
+        "referral_bonus": 35,
+    }
+    assert account.referrer == "ab12cd34"
+
+
+def test_without_a_referrer_no_referral_bonus_is_recorded():
+    account = PlayerAccount.register("bob@example.org", "p2", "hash", T0, SIGNUP, "", None, 15, 35)
+
+    (registered,) = account.collect_events()
+    offers = {k: payload(registered)[k] for k in ("referrer", "signup_bonus", "referral_bonus")}
+    assert offers == {"referrer": None, "signup_bonus": 15, "referral_bonus": 0}
+
+
+@pytest.mark.parametrize(
+    ("referrer", "bonus"), [("", 0), ("a b", 0), ("x" * 101, 0), ("ok", -1), ("ok", True)]
+)
+def test_a_malformed_referrer_or_bonus_is_refused(referrer, bonus):
+    with pytest.raises(InvalidArgument):
+        PlayerAccount.register("bob@example.org", "p2", "hash", T0, SIGNUP, "", referrer, bonus)
