@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 
 from application.clock import Clock
 from application.commands import Commands, Unit
@@ -13,7 +15,24 @@ from domain.cause import Cause
 from domain.errors import DomainError
 from domain.wallet import Balance, FreezeScope, LimitPeriod, Wallet
 
-__all__ = ["WalletAlreadyOpen", "Wallets"]
+__all__ = ["DepositLimit", "PlaySettings", "WalletAlreadyOpen", "Wallets"]
+
+
+@dataclass(frozen=True, slots=True)
+class DepositLimit:
+    period: str
+    in_force: int | None  # None: no limit
+    pending: int | None  # a raise or removal waiting for its cooling-off
+    pending_from: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PlaySettings:
+    """What the player set for their own play: the draw client seed and deposit limits."""
+
+    client_seed: str
+    next_nonce: int
+    limits: list[DepositLimit]
 
 
 class WalletAlreadyOpen(DomainError):
@@ -46,6 +65,27 @@ class Wallets:
         if wallet is None:
             raise NotFound(f"player {player_id} has no wallet")
         return WalletBalances.of(wallet)
+
+    def play_settings(self, player_id: str) -> PlaySettings:
+        """The client seed, the next nonce and each deposit limit (in force now, and a pending
+        raise with the time it applies)."""
+        wallet = Unit(self._commands.ledger).find(Wallet, ids.wallet_id(player_id))
+        if wallet is None:
+            raise NotFound(f"player {player_id} has no wallet")
+        now = self._clock()
+        limits = []
+        for period in LimitPeriod:
+            _, pending, pending_from = wallet.deposit_limits.get(period.value, [None, None, None])
+            waiting = pending_from is not None and now < pending_from
+            limits.append(
+                DepositLimit(
+                    period.value,
+                    wallet.deposit_limit(period, now),
+                    pending if waiting else None,
+                    pending_from if waiting else None,
+                )
+            )
+        return PlaySettings(wallet.client_seed, wallet.nonce, limits)
 
     def _on_wallet(
         self,

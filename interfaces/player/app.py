@@ -1,5 +1,6 @@
-"""The player-facing Litestar app: the REST API under /api/v1, health, metrics and the OpenAPI
-schema at /schema (rendered with a vendored Redoc: no CDN). Routes parse, call one use case or
+"""The player-facing Litestar app: the REST API under /api/v1, the web pages at / (server-rendered,
+``interfaces.player.web``), health, metrics and the OpenAPI schema at /schema (rendered with a
+vendored Redoc: no CDN). Routes parse, call one use case or
 query, and render; the rules live in the domain."""
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from infrastructure.throttle import InMemoryThrottle, RedisThrottle, Throttle
 from infrastructure.tokens import AccessTokens
 from interfaces.http import HttpMetrics, RequestContext
 from interfaces.player import auth, live, money, play, wallet
+from interfaces.player.web import web_kit, web_router
 from interfaces.player.security import (
     Authenticator,
     Limits,
@@ -196,6 +198,7 @@ def create_app(system: System | None = None, *, run_workers: bool = True) -> Lit
             ready,
             metrics,
             api,
+            web_router(),
             create_static_files_router("/static", directories=[STATIC], include_in_schema=False),
         ],
         state=State(
@@ -205,6 +208,7 @@ def create_app(system: System | None = None, *, run_workers: bool = True) -> Lit
                 "limits": limits,
                 "http_metrics": http_metrics,
                 "outbox": system.outbox(),
+                "web": web_kit(settings),
             }
         ),
         before_request=throttle_ip,

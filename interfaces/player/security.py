@@ -40,7 +40,7 @@ __all__ = [
 
 SESSION_CACHE_S = 2.0
 IN_FLIGHT_TTL_S = 30.0
-_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +91,11 @@ class Authenticator:
                 {"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
         return caller
+
+    async def is_open(self, caller: Caller) -> bool:
+        """Whether the caller's session is still open (the same cached check a Bearer request
+        gets; the web pages' cookie sessions use it too)."""
+        return await self._open(caller)
 
     async def _open(self, caller: Caller) -> bool:
         now = time.monotonic()
@@ -178,7 +183,7 @@ async def provide_idempotency(
             "idempotency_key_required",
             "this request moves money: send an Idempotency-Key header (a unique id per request)",
         )
-    if not _KEY.match(key):
+    if not IDEMPOTENCY_KEY.match(key):
         raise ApiError(
             400,
             "idempotency_key_invalid",
