@@ -107,11 +107,16 @@ class Config:
 
     def cached(self) -> ConfigValues:
         """The values, at most ``max_age_s`` old: for checks on every request."""
+        return self.fresh() or self.values()
+
+    def fresh(self) -> ConfigValues | None:
+        """The cached values if at most ``max_age_s`` old, else None — never reads the store
+        (an event loop asks this first and reads in a worker thread only when it must)."""
         with self._lock:
             cached = self._cached
         if cached is not None and self._monotonic() - cached[0] < self._max_age_s:
             return cached[1]
-        return self.values()
+        return None
 
     def forget(self) -> None:
         """A change was published here: read it on the next check."""

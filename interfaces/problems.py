@@ -95,6 +95,12 @@ _STATUS_BY_CODE: dict[str, int] = {
     "wallet_exists": 409,
     "totp_already_enabled": 409,
     "totp_not_enabled": 409,
+    # The reward centre (budget_exhausted stays 422: the rules refuse it now).
+    "mission_invalid": 400,
+    "mission_exists": 409,
+    "mission_retired": 409,
+    "nothing_to_claim": 409,
+    "already_checked_in": 409,
 }
 
 _TITLES = {

@@ -28,7 +28,7 @@ from infrastructure.logs import configure_logging
 from infrastructure.throttle import InMemoryThrottle, RedisThrottle, Throttle
 from infrastructure.tokens import AccessTokens
 from interfaces.http import HttpMetrics, RequestContext
-from interfaces.player import auth, live, money, play, wallet
+from interfaces.player import auth, live, money, play, rewards, wallet
 from interfaces.player.web import web_kit, web_router
 from interfaces.player.security import (
     Authenticator,
@@ -186,7 +186,14 @@ def create_app(system: System | None = None, *, run_workers: bool = True) -> Lit
 
     api = Router(
         "/api/v1",
-        route_handlers=[auth.router, wallet.router, play.router, money.router, live.events],
+        route_handlers=[
+            auth.router,
+            wallet.router,
+            play.router,
+            money.router,
+            rewards.router,
+            live.events,
+        ],
         dependencies={
             "caller": Provide(provide_caller),
             "idempotency": Provide(provide_idempotency),

@@ -19,6 +19,7 @@ from infrastructure.bootstrap import System
 from interfaces.http import client_ip
 from interfaces.player.actions import register_player
 from interfaces.player.security import Authenticator, SignedIn
+from interfaces.player.switches import require_open_async
 from interfaces.problems import ApiError
 
 __all__ = ["router"]
@@ -133,6 +134,7 @@ async def login(
 ) -> LoginOut:
     """Sign in: an access token (Bearer) for a revocable session. Five wrong passwords in a
     row lock the account for 15 minutes (403 ``account_locked``)."""
+    await require_open_async(state.system, "login")
     budget = await state.limits.throttle.spend(
         f"login:{data.email.strip().lower()}", MAX_LOGIN_ATTEMPTS_PER_MINUTE
     )

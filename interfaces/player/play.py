@@ -15,6 +15,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from domain.cause import Cause
 from infrastructure.bootstrap import System
 from interfaces.player.security import MoneyKey, SignedIn
+from interfaces.player.switches import require_open_async
 from interfaces.player.views import DrawRefused, DrawView, PoolView, draw_view, own_draw, pool_view
 from interfaces.problems import ApiError
 
@@ -89,6 +90,7 @@ async def draw(
     updated and the trace kept — in one atomic save. Retrying with the same Idempotency-Key
     returns the same outcome; it never draws again. A refusal (pool paused, insufficient funds,
     limits…) is a 422 with the reason as ``code`` and charges nothing."""
+    await require_open_async(state.system, "draws")
     cause = Cause(caller.actor, idempotency.value)
     outcome = await state.system.draws.draw_async(caller.player_id, pool_key, data.count, cause)
     if outcome.status == "refused":
