@@ -16,6 +16,7 @@ from infrastructure.bootstrap import System
 from infrastructure.notifier import Outbox
 from infrastructure.sandbox_payments import SandboxProvider
 from interfaces.player.security import Caller
+from interfaces.player.switches import require_open
 from interfaces.player.views import own_deposit, own_withdrawal
 
 __all__ = [
@@ -43,6 +44,7 @@ def register_player(
     """Create the account and its wallet, and mail a verification code to the address.
     ``ip``: the client's address (recorded; a limited number of accounts per address).
     ``referrer``: the referring player's id or referral code, if any."""
+    require_open(system, "registration")
     view = system.accounts.register(email, password, _cause("system:signup"), ip, referrer)
     token = system.accounts.request_email_verification(
         view.account_id, _cause(f"player:{view.player_id}")
@@ -72,6 +74,7 @@ def start_deposit(
 ) -> StartedDeposit:
     """Record the deposit (it counts against the limits at once) and open the provider's
     checkout. The same key replays the first outcome."""
+    require_open(system, "deposits")
     cause = Cause(caller.actor, idempotency_key)
     deposit = system.deposits.request(
         caller.player_id,
@@ -124,8 +127,9 @@ def request_withdrawal(
 ) -> WithdrawalStatus:
     """Lock the amount for a payout to one of the player's methods. From the large-amount
     threshold a current TOTP code is required."""
+    require_open(system, "withdrawals")
     cause = Cause(caller.actor, idempotency_key)
-    large = amount_minor >= system.settings.policy.large_withdrawal_threshold
+    large = amount_minor >= system.config.money_policy().large_withdrawal_threshold
     # A retry of a request that already ran replays its outcome; its one-time code was spent.
     if large and not system.commands.already_ran(cause):
         system.accounts.check_totp(
