@@ -18,6 +18,8 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
 
+from ops.audit.cli import register as register_audit_commands
+
 __all__ = ["main"]
 
 
@@ -256,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild = sub.add_parser("rebuild", help=_rebuild.__doc__)
     rebuild.add_argument("name")
     rebuild.set_defaults(handler=_rebuild)
+    register_audit_commands(commands)  # verify, verify-draw, replay, events, export
     return parser
 
 

@@ -29,32 +29,15 @@ import psycopg
 
 from application.errors import ConcurrencyConflict
 from domain.cause import Cause
-from domain.prizes import PoolControls, Prize
 from infrastructure.bootstrap import System, bootstrap
 from infrastructure.settings import Settings
-
-DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-OP = "operator:bench"
-
-
-def percentile(samples: list[float], q: float) -> float:
-    if not samples:
-        return 0.0
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+from ops.bench.fixtures import DEFAULT_URL, open_bench_pool, percentile
 
 
 def prepare(system: System, pools: int, players: int) -> tuple[list[str], list[str]]:
     pool_keys = [f"bench-{i}" for i in range(pools)]
     for key in pool_keys:
-        system.pools.create(key, key, 100, PoolControls(), Cause(OP, f"create-{key}"))
-        system.pools.add_prize(
-            key, Prize("big", "Big", "cash", 5_000, 1, stock=1_000), Cause(OP, f"p1-{key}")
-        )
-        system.pools.add_prize(
-            key, Prize("small", "Small", "bonus", 100, 40), Cause(OP, f"p2-{key}")
-        )
-        system.pools.fund(key, 10**12, Cause(OP, f"fund-{key}"))
+        open_bench_pool(system, key)
     names = [f"player-{i}" for i in range(players)]
     for name in names:
         system.wallets.open(name, Cause(f"player:{name}", "open"))

@@ -1,0 +1,1 @@
+"""The auditor's commands: verify, verify-draw, replay, events tail, export (``ops.audit.cli``)."""

@@ -1,0 +1,305 @@
+"""Draw invariants: every draw request has exactly one Draw, one wallet record (a charge or a
+refusal) and one place in its pool's batch, and they agree — with one outcome per charged draw.
+
+The three records are saved in one transaction (pool batch, then wallets, then Draws), so a
+request's parts normally meet within a few notifications; only unmatched parts stay in memory.
+Fairness inputs are checked too: nonces never reused, the wallet's client seed, the pool's
+commitment, epoch and draw cost in every trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from domain.pool import PrizePool
+from projections.base import iso
+
+__all__ = ["Charge", "DrawChecks", "Ref"]
+
+Ref = tuple[int, str, str]  # (notification id, aggregate id, event qualname)
+Offend = Callable[[str, str, Ref], None]
+
+
+class Charge:
+    """What the wallet recorded for one request: a charge (settled) or a refusal."""
+
+    __slots__ = (
+        "bonus_won",
+        "cash_won",
+        "client_seed",
+        "cost_total",
+        "nonce_from",
+        "nonce_to",
+        "player_id",
+        "pool_key",
+        "ref",
+        "settled",
+    )
+
+    def __init__(
+        self, ref: Ref, event: Any, player_id: str, nonce_from: int, client_seed: str
+    ) -> None:
+        """``event`` is a Wallet.DrawsSettled (a charge) or a Wallet.DrawRefused."""
+        self.ref = ref
+        self.settled = ref[2] == "Wallet.DrawsSettled"
+        self.player_id = player_id
+        self.pool_key: str = event.pool_key
+        self.cost_total: int = event.cost_total if self.settled else 0
+        self.cash_won: int = event.cash_won if self.settled else 0
+        self.bonus_won: int = event.bonus_won if self.settled else 0
+        self.nonce_from = nonce_from
+        self.nonce_to: int = event.nonce if self.settled else nonce_from
+        self.client_seed = client_seed
+
+
+class _Batch:
+    """A pool's record of one group commit, and what its draws turned out to win."""
+
+    __slots__ = (
+        "commitment",
+        "cost",
+        "draws",
+        "epoch",
+        "pool_key",
+        "prizes",
+        "ref",
+        "remaining",
+        "settled",
+        "wins",
+        "won",
+    )
+
+    def __init__(self, ref: Ref, event: Any, pool: PrizePool | None) -> None:
+        self.ref = ref
+        self.wins: list[str] = list(event.wins)
+        self.draws: int = event.draws
+        self.remaining: int = len(event.draw_ids)
+        self.won: list[str] = []
+        self.settled = 0
+        self.pool_key = pool.pool_key if pool else None
+        self.epoch = pool.epoch if pool else None
+        self.commitment = pool.commitment if pool else None
+        self.cost = pool.draw_cost if pool else None
+        self.prizes = {k: (p["kind"], p["reward"]) for k, p in pool.prizes.items()} if pool else {}
+
+
+_PART_NAMES = {"batch": "pool batch", "charge": "wallet record"}
+
+
+class _Parts:
+    __slots__ = ("batch", "charge", "draw", "draw_ref")
+
+    def __init__(self) -> None:
+        self.batch: _Batch | None = None
+        self.charge: Charge | None = None
+        self.draw: Any = None
+        self.draw_ref: Ref | None = None
+
+
+def digest(row: tuple[Any, ...]) -> int:
+    """A draw's read-model row, reduced to one number (compared within one process)."""
+    return hash(row)
+
+
+def canonical_json(text: str | bytes) -> bytes:
+    """JSON with sorted keys and no blanks: the same for equal values however they were written."""
+    return msgspec.json.encode(msgspec.json.decode(text), order="sorted")
+
+
+def draw_row(event: Any) -> tuple[Any, ...]:
+    """The columns of the ``draws`` read model after ``position`` that this Draw must have
+    (``results`` as canonical JSON, see ``canonical_json``)."""
+    results = event.results
+    return (
+        event.player_id,
+        event.pool_key,
+        event.status,
+        event.reason,
+        event.requested,
+        len(results),
+        event.cost_total,
+        sum(int(r["reward"]) for r in results),
+        iso(event.at),
+        msgspec.json.encode(results, order="sorted"),
+    )
+
+
+class DrawChecks:
+    def __init__(self, offend: Offend) -> None:
+        self._offend = offend
+        self.pending: dict[str, _Parts] = {}
+        # Every Draw seen -> (its notification id, digest of the rest of its read-model row)
+        self.digests: dict[str, tuple[int, int]] = {}
+        self.requests = 0
+        # For the pool_stats read model: pool key -> [requests, refused, draws, wins, cost, paid]
+        self.pool_counts: dict[str, list[int]] = {}
+        self.prize_counts: dict[tuple[str, str], list[int]] = {}  # (pool, prize) -> [wins, paid]
+
+    def _parts(self, draw_id: str, ref: Ref, what: str) -> _Parts | None:
+        parts = self.pending.get(draw_id)
+        if parts is not None:
+            return parts
+        if draw_id in self.digests:
+            self._offend("draws", f"draw {draw_id} was already settled: a second {what}", ref)
+            return None
+        parts = self.pending[draw_id] = _Parts()
+        return parts
+
+    def on_batch(self, ref: Ref, event: Any, pool: PrizePool | None) -> None:
+        batch = _Batch(ref, event, pool)
+        for draw_id in event.draw_ids:
+            self._attach(draw_id, ref, "batch", batch)
+
+    def on_charge(self, ref: Ref, event: Any, charge: Charge) -> None:
+        self._attach(event.draw_id, ref, "charge", charge)
+
+    def _attach(self, draw_id: str, ref: Ref, part: str, value: _Batch | Charge) -> None:
+        """Record the pool's (``batch``) or the wallet's (``charge``) part of a request."""
+        what = _PART_NAMES[part]
+        parts = self._parts(draw_id, ref, what)
+        if parts is None:
+            return
+        if getattr(parts, part) is not None:
+            self._offend("draws", f"draw {draw_id} has a second {what}", ref)
+            return
+        setattr(parts, part, value)
+        self._complete(draw_id, parts)
+
+    def on_draw(self, ref: Ref, event: Any) -> None:
+        draw_id = ref[1]
+        if draw_id in self.digests:
+            self._offend("draws", "a second Draw record for the same request", ref)
+            return
+        self.requests += 1
+        self.digests[draw_id] = (ref[0], digest(draw_row(event)))
+        self._count(event)
+        parts = self.pending.get(draw_id)
+        if parts is None:
+            parts = self.pending[draw_id] = _Parts()
+        parts.draw, parts.draw_ref = event, ref
+        self._complete(draw_id, parts)
+
+    def _count(self, event: Any) -> None:
+        won = [r for r in event.results if r["outcome"] == "won"]
+        paid = sum(int(r["reward"]) for r in won)
+        counts = self.pool_counts.setdefault(event.pool_key, [0, 0, 0, 0, 0, 0])
+        refused = 1 if event.status == "refused" else 0
+        for i, v in enumerate((1, refused, len(event.results), len(won), event.cost_total, paid)):
+            counts[i] += v
+        for r in won:
+            prize = self.prize_counts.setdefault((event.pool_key, r["prize_id"]), [0, 0])
+            prize[0] += 1
+            prize[1] += int(r["reward"])
+
+    def _complete(self, draw_id: str, parts: _Parts) -> None:
+        if parts.batch is None or parts.charge is None or parts.draw is None:
+            return
+        del self.pending[draw_id]
+        assert parts.draw_ref is not None
+        self._check(parts.draw, parts.draw_ref, parts.charge, parts.batch)
+        batch = parts.batch
+        batch.won.extend(r["prize_id"] for r in parts.draw.results if r["outcome"] == "won")
+        batch.settled += len(parts.draw.results)
+        batch.remaining -= 1
+        agrees = sorted(batch.won) == sorted(batch.wins) and batch.settled == batch.draws
+        if batch.remaining == 0 and not agrees:
+            self._offend(
+                "draws",
+                f"the pool recorded wins {batch.wins} over {batch.draws} draws; its Draws hold"
+                f" {batch.won} over {batch.settled}",
+                batch.ref,
+            )
+
+    def _check(self, draw: Any, ref: Ref, charge: Charge, batch: _Batch) -> None:
+        results: list[dict[str, Any]] = draw.results
+        won = [r for r in results if r["outcome"] == "won"]
+        cash = sum(int(r["reward"]) for r in won if r["kind"] == "cash")
+        bonus = sum(int(r["reward"]) for r in won if r["kind"] == "bonus")
+        problems: list[str] = []
+        if (draw.player_id, draw.pool_key) != (charge.player_id, charge.pool_key):
+            problems.append(f"the wallet record is {charge.player_id}/{charge.pool_key}")
+        if draw.pool_key != batch.pool_key:
+            problems.append(f"it is in a batch of pool {batch.pool_key}")
+        if draw.status == "settled":
+            problems += _settled_problems(draw, charge, won, cash, bonus, batch)
+        elif charge.settled or results or draw.cost_total:
+            problems.append("a refused draw was charged or has results")
+        if problems:
+            self._offend("draws", "; ".join(problems), ref)
+        inputs = _input_problems(results, charge, batch)
+        if inputs:
+            self._offend("draw_inputs", "; ".join(inputs), ref)
+
+    def finish(self) -> None:
+        """Parts still waiting for the others: a request recorded only in part."""
+        for draw_id, parts in self.pending.items():
+            missing = [
+                name
+                for name, part in (
+                    ("Draw", parts.draw),
+                    ("wallet record", parts.charge),
+                    ("pool batch", parts.batch),
+                )
+                if part is None
+            ]
+            ref = parts.draw_ref or (parts.charge.ref if parts.charge else None)
+            ref = ref or (parts.batch.ref if parts.batch else (0, draw_id, ""))
+            self._offend("draws", f"draw {draw_id} has no {' and no '.join(missing)}", ref)
+
+
+def _settled_problems(
+    draw: Any, charge: Charge, won: list[dict[str, Any]], cash: int, bonus: int, batch: _Batch
+) -> list[str]:
+    results: list[dict[str, Any]] = draw.results
+    problems: list[str] = []
+    if not charge.settled:
+        problems.append("settled, but the wallet recorded a refusal")
+    if not 1 <= len(results) <= draw.requested:
+        problems.append(f"{len(results)} results for {draw.requested} requested draws")
+    if any(r["outcome"] not in {"won", "miss"} for r in results):
+        problems.append("a result is neither won nor miss")
+    cost = sum(int(r["cost"]) for r in results)
+    if (cost, draw.cost_total, cash, bonus) != (
+        charge.cost_total,
+        charge.cost_total,
+        charge.cash_won,
+        charge.bonus_won,
+    ):
+        problems.append(
+            f"the Draw says cost {draw.cost_total} (results {cost}), won {cash} cash and {bonus}"
+            f" bonus; the wallet charged {charge.cost_total} and credited {charge.cash_won} cash"
+            f" and {charge.bonus_won} bonus"
+        )
+    for r in won:
+        if r["prize_id"] != r.get("arm") or batch.prizes.get(r["prize_id"]) != (
+            r["kind"],
+            r["reward"],
+        ):
+            problems.append(
+                f"result {r.get('index')} pays {r['kind']} {r['reward']} for {r['prize_id']};"
+                f" the pool's prize is {batch.prizes.get(r['prize_id'])}"
+            )
+    return problems
+
+
+def _input_problems(results: list[dict[str, Any]], charge: Charge, batch: _Batch) -> list[str]:
+    problems: list[str] = []
+    nonces = [r.get("nonce") for r in results]
+    if nonces != list(range(charge.nonce_from, charge.nonce_to)):
+        problems.append(
+            f"nonces {nonces}; the wallet's nonce went from {charge.nonce_from} to"
+            f" {charge.nonce_to} (a nonce is used once)"
+        )
+    seen = {
+        (r.get("client_seed"), r.get("epoch"), r.get("commitment"), r.get("cost")) for r in results
+    }
+    expected = (charge.client_seed, batch.epoch, batch.commitment, batch.cost)
+    if results and set(seen) != {expected}:
+        problems.append(
+            "traces name (client seed, epoch, commitment, cost)"
+            f" {sorted(seen, key=str)}; the wallet and pool had {expected}"
+        )
+    return problems

@@ -1,0 +1,285 @@
+"""The ledger folded from the raw event log, one notification at a time, checking the
+invariants of ARCHITECTURE.md "Double-entry" as it goes (and, in ``finish``, at the end).
+
+Nothing here reads a read model, a snapshot or the repository: balances come from the postings
+(``domain.postings``), payments and pools from their own events applied to fresh aggregates.
+Memory grows with the number of aggregates and draws, not of events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.persistence import Mapper, Notification
+
+from domain.postings import postings_for
+from ops.audit.draw_checks import Charge, DrawChecks, Ref
+from ops.audit.log import qualname_of
+from ops.audit.payment_checks import PaymentChecks
+from ops.audit.pool_checks import check_wins
+from ops.audit.report import Findings, Offence
+
+__all__ = ["LedgerFold", "WalletFacts"]
+
+# Aggregates recorded by one event only (their stream is version 1 and nothing else).
+_SINGLE_EVENT = {"Draw", "Receipt"}
+# Aggregates folded here (payments and pools); wallets are folded as postings and facts.
+_FOLDED = {"PrizePool", "Deposit", "Withdrawal"}
+_NEVER_NEGATIVE = ("player:", "pool:")
+
+
+class WalletFacts:
+    """What the checks and the balances read model need of a wallet besides its postings."""
+
+    __slots__ = ("client_seed", "currency", "nonce", "player_id", "updated", "version")
+
+    def __init__(self, player_id: str, currency: str) -> None:
+        self.player_id = player_id
+        self.currency = currency
+        self.client_seed = player_id
+        self.nonce = 0
+        self.version = 0
+        self.updated: datetime | None = None
+
+
+class LedgerFold:
+    def __init__(
+        self,
+        mapper: Mapper[UUID],
+        findings: Findings,
+        report_from: int = 1,
+        gaps_fail: bool = False,
+    ) -> None:
+        """Findings about events before ``report_from`` are counted in ``earlier``, not
+        reported. ``gaps_fail``: a notification id gap is a violation (SQLite never leaves one)."""
+        self._mapper = mapper
+        self.findings = findings
+        self._report_from = report_from
+        self._gaps_fail = gaps_fail
+        self.position = 0
+        self.events = 0
+        self.earlier = 0
+        self.accounts: dict[tuple[str, str], list[int]] = {}  # -> [balance, postings]
+        # (player, balance, currency) -> [Σ amount, postings, Σ notification id]
+        self.player_postings: dict[tuple[str, str, str], list[int]] = {}
+        self.versions: dict[UUID, int] = {}
+        self.wallets: dict[UUID, WalletFacts] = {}
+        self.players: dict[str, WalletFacts] = {}
+        self.aggregates: dict[UUID, Any] = {}
+        self.created: dict[UUID, int] = {}  # notification id of each folded aggregate's first event
+        self.pool_money: dict[str, list[int]] = {}  # pool key -> [funded, defunded or closed]
+        self.draws = DrawChecks(self.offend)
+        self.payments = PaymentChecks(self.offend, self.aggregates, self.created)
+        self._handlers: dict[str, Callable[[Any, Ref], None]] = {
+            "PrizePool.DrawsSettled": self._on_batch,
+            "PrizePool.Funded": self._on_pool_money,
+            "PrizePool.Defunded": self._on_pool_money,
+            "PrizePool.Closed": self._on_pool_money,
+            "Draw.Executed": self._on_draw,
+            "Wallet.Opened": self._on_wallet_opened,
+            "Wallet.ClientSeedChanged": self._on_client_seed,
+            "Wallet.DrawsSettled": self._on_charge,
+            "Wallet.DrawRefused": self._on_charge,
+            "Wallet.DepositCredited": self.payments.on_deposit_money,
+            "Wallet.DepositReversed": self.payments.on_deposit_money,
+            "Wallet.FundsLocked": self.payments.on_lock,
+            "Wallet.FundsReleased": self.payments.on_lock,
+            "Wallet.WithdrawalPaidOut": self.payments.on_lock,
+            "Wallet.PayoutReturned": self.payments.on_lock,
+        }
+
+    def offend(self, check: str, message: str, ref: Ref) -> None:
+        if 0 < ref[0] < self._report_from:
+            self.earlier += 1
+            return
+        self.findings[check].fail(Offence(message, ref[0] or None, ref[1], ref[2] or None))
+
+    # ---- one notification ----------------------------------------------------------------------
+
+    def add(self, notification: Notification) -> None:
+        name = qualname_of(notification.topic)
+        ref = (notification.id, str(notification.originator_id), name)
+        self.events += 1
+        self._sequence(notification, ref)
+        self._version(notification, name, ref)
+        self.findings["events"].checked += 1
+        try:
+            event = self._mapper.to_domain_event(notification)
+        except Exception as error:
+            self.offend("events", f"cannot be decoded: {error}", ref)
+            return
+        self._money(event, ref)
+        kind = name.partition(".")[0]
+        if kind == "Wallet":
+            self._on_wallet(event)
+        handler = self._handlers.get(name)
+        if handler is not None:
+            handler(event, ref)
+        if kind in _FOLDED:
+            self._apply(event, ref)
+
+    def _sequence(self, notification: Notification, ref: Ref) -> None:
+        check = self.findings["notification_ids"]
+        check.checked += 1
+        expected = self.position + 1
+        self.position = notification.id
+        if notification.id == expected or 0 < notification.id < self._report_from:
+            return
+        offence = Offence(
+            f"ids {expected}..{notification.id - 1} are missing", notification.id, ref[1], ref[2]
+        )
+        (check.fail if self._gaps_fail else check.warn)(offence)
+
+    def _version(self, notification: Notification, kind_name: str, ref: Ref) -> None:
+        self.findings["versions"].checked += 1
+        version = notification.originator_version
+        kind = kind_name.partition(".")[0]
+        if kind in _SINGLE_EVENT:
+            if version != 1:
+                self.offend("versions", f"a {kind} has one event; this is version {version}", ref)
+            return
+        aggregate_id = cast(UUID, notification.originator_id)
+        last = self.versions.get(aggregate_id, 0)
+        if version != last + 1:
+            gap = f" (version {last + 1} is missing)" if version > last + 1 else ""
+            self.offend("versions", f"version {version} follows version {last}{gap}", ref)
+        if version > last:
+            self.versions[aggregate_id] = version
+
+    def _money(self, event: Any, ref: Ref) -> None:
+        try:
+            postings = postings_for(event)
+        except Exception as error:  # a tampered attribute of the wrong type, say
+            self.offend("postings", f"not a well-formed money event: {error}", ref)
+            return
+        if not postings:
+            return
+        self.findings["postings"].checked += 1
+        self.findings["balances"].checked += 1
+        sums: dict[str, int] = {}
+        watched: list[tuple[str, str, list[int]]] = []
+        for p in postings:
+            key = (p.account, p.currency)
+            account = self.accounts.get(key)
+            if account is None:
+                account = self.accounts[key] = [0, 0]
+            account[0] += p.amount_minor
+            account[1] += 1
+            sums[p.currency] = sums.get(p.currency, 0) + p.amount_minor
+            if p.account.startswith(_NEVER_NEGATIVE):
+                watched.append((p.account, p.currency, account))
+            if p.account.startswith("player:"):
+                owner, _, balance = p.account[7:].rpartition(":")
+                line = self.player_postings.get((owner, balance, p.currency))
+                if line is None:
+                    line = self.player_postings[(owner, balance, p.currency)] = [0, 0, 0]
+                line[0] += p.amount_minor
+                line[1] += 1
+                line[2] += ref[0]
+        unbalanced = {c: s for c, s in sums.items() if s}
+        if unbalanced:
+            self.offend("postings", f"postings do not sum to zero: {unbalanced}", ref)
+        for account_name, currency, account in watched:
+            if account[0] < 0:
+                self.offend("balances", f"{account_name} goes to {account[0]} {currency}", ref)
+
+    def _apply(self, event: Any, ref: Ref) -> None:
+        aggregate = self.aggregates.get(event.originator_id)
+        try:
+            if aggregate is None:
+                if hasattr(event, "originator_topic"):  # else its stream lacks its first event
+                    self.aggregates[event.originator_id] = event.mutate(None)
+                    self.created[event.originator_id] = ref[0]
+                return
+            event.apply(aggregate)
+            aggregate.version = event.originator_version
+            aggregate.modified_on = event.timestamp
+        except Exception as error:
+            self.offend("events", f"does not apply to its aggregate: {error!r}", ref)
+
+    # ---- handlers ------------------------------------------------------------------------------
+
+    def _on_wallet(self, event: Any) -> None:
+        facts = self.wallets.get(event.originator_id)
+        if facts is not None:
+            facts.version = event.originator_version
+            facts.updated = event.timestamp
+
+    def _on_wallet_opened(self, event: Any, _: Ref) -> None:
+        facts = WalletFacts(event.player_id, event.currency)
+        facts.version, facts.updated = event.originator_version, event.timestamp
+        self.wallets[event.originator_id] = facts
+        self.players[event.player_id] = facts
+
+    def _on_client_seed(self, event: Any, _: Ref) -> None:
+        facts = self.wallets.get(event.originator_id)
+        if facts is not None:
+            facts.client_seed = event.client_seed
+
+    def _on_charge(self, event: Any, ref: Ref) -> None:
+        facts = self.wallets.get(event.originator_id)
+        if facts is None:
+            self.offend("draws", "a draw on a wallet that was never opened", ref)
+            return
+        charge = Charge(ref, event, facts.player_id, facts.nonce, facts.client_seed)
+        if charge.settled:
+            facts.nonce = max(facts.nonce, charge.nonce_to)
+        self.draws.on_charge(ref, event, charge)
+
+    def _on_draw(self, event: Any, ref: Ref) -> None:
+        self.findings["draws"].checked += 1
+        if event.status == "settled":
+            self.findings["draw_inputs"].checked += 1
+        self.draws.on_draw(ref, event)
+
+    def _on_batch(self, event: Any, ref: Ref) -> None:
+        pool = self.aggregates.get(event.originator_id)
+        if pool is not None:
+            for name in ("stock", "budgets", "payout_caps"):
+                self.findings[name].checked += len(event.wins)
+            check_wins(pool, event, ref, self.offend)
+        self.draws.on_batch(ref, event, pool)
+
+    def _on_pool_money(self, event: Any, ref: Ref) -> None:
+        money = self.pool_money.setdefault(event.pool_key, [0, 0])
+        money[0 if ref[2] == "PrizePool.Funded" else 1] += event.amount_minor
+
+    # ---- the end -------------------------------------------------------------------------------
+
+    def balance(self, account: str, currency: str) -> int:
+        found = self.accounts.get((account, currency))
+        return found[0] if found else 0
+
+    def totals(self) -> dict[str, int]:
+        """Σ of every account per currency (zero in a sound ledger)."""
+        totals: dict[str, int] = {}
+        for (_, currency), (balance, _) in self.accounts.items():
+            totals[currency] = totals.get(currency, 0) + balance
+        return totals
+
+    def finish(self) -> None:
+        """The checks that need the whole log: unmatched draws, payment end states, locks,
+        pool funds, and the ledger's totals."""
+        self.draws.finish()
+        self.payments.finish(self.balance, self._currency_of, self.players)
+        self.findings["deposits"].checked += len(self.payments.credits)
+        self.findings["withdrawals"].checked += len(self.payments.locks)
+        self.findings["locked"].checked += len(self.players)
+        for pool_id, pool in self.aggregates.items():
+            if type(pool).__name__ != "PrizePool":
+                continue
+            self.findings["pool_funds"].checked += 1
+            ledger = self.balance(f"pool:{pool.pool_key}:prize_fund", pool.currency)
+            if pool.fund != ledger:
+                message = f"pool {pool.pool_key} holds {pool.fund}; its ledger account {ledger}"
+                self.offend("pool_funds", message, (0, str(pool_id), "PrizePool"))
+        unbalanced = {c: t for c, t in self.totals().items() if t}
+        if unbalanced:
+            self.offend("postings", f"the ledger sums to {unbalanced}", (0, "ledger", ""))
+
+    def _currency_of(self, player_id: str) -> str:
+        facts = self.players.get(player_id)
+        return facts.currency if facts else ""
