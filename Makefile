@@ -43,3 +43,4 @@ bench: install  ## benchmarks on the real Postgres (JSON on stdout, progress on 
 	$(BIN)/python -m ops.bench.deposit_credit
 	$(BIN)/python -m ops.bench.draw_engine --spread
 	$(BIN)/python -m ops.bench.projections
+	$(BIN)/python -m ops.bench.http_draws --quick
