@@ -25,7 +25,7 @@ from litestar.static_files import create_static_files_router
 from infrastructure.bootstrap import System, bootstrap
 from infrastructure.logs import configure_logging
 from infrastructure.tokens import OPERATOR_AUDIENCE, AccessTokens
-from interfaces.admin import changes, config, operators, pools
+from interfaces.admin import changes, config, operators, pools, rewards
 from interfaces.admin.security import StaffGate, authorise, provide_staff
 from interfaces.http import HttpMetrics, RequestContext
 from interfaces.player.app import _EmbeddedWorkers, _throttle, alive, metrics, ready
@@ -42,7 +42,13 @@ UNTHROTTLED = ("/health/", "/metrics", "/schema", "/static/")
 PUBLIC = {"public": True}
 
 # The feature routers of the operator API, each a Router at "/".
-ROUTERS: list[Router] = [operators.router, pools.router, changes.router, config.router]
+ROUTERS: list[Router] = [
+    operators.router,
+    pools.router,
+    changes.router,
+    config.router,
+    rewards.router,
+]
 
 
 def create_admin_app(system: System | None = None, *, run_workers: bool = True) -> Litestar:

@@ -34,6 +34,9 @@ Kind = Literal[
     "prize.retire",
     "prize.restock",
     "config.set",
+    "mission.create",
+    "mission.change",
+    "mission.retire",
 ]
 State_ = Literal["draft", "submitted", "approved", "published", "rejected", "withdrawn"]
 SIGNED_IN = {"signed_in": True}  # the permission depends on the kind: checked in the route
@@ -169,8 +172,11 @@ def draft(
     Payloads: pool.create {name, draw_cost, controls?}; pool.update {name?, draw_cost?,
     controls? (the fields to change), rtp_target_bps?}; prize.add {prize_id, name, kind, reward,
     weight, stock?, budget?, …}; prize.change {prize_id, fields to change}; prize.retire
-    {prize_id}; prize.restock {prize_id, added}; config.set {value}. Every kind but pool.create
-    needs If-Match with the target's ETag (GET /pools/{key} or /config/{key})."""
+    {prize_id}; prize.restock {prize_id, added}; config.set {value}; mission.create and
+    mission.change {title, kind, target, cadence, award, reward_kind, reward_minor, starts_at?,
+    ends_at?} (the mission's terms, target = its key); mission.retire {}. Every kind but
+    pool.create and mission.create needs If-Match with the target's ETag (GET /pools/{key},
+    /config/{key} or /missions/{key})."""
     _require(caller, _write_permission(data.kind))
     system: System = state.system
     cause = caller.cause(data.reason)

@@ -11,6 +11,7 @@ from application.missions import mission_terms
 from domain.cause import Cause
 from domain.rewards import referral_code
 from tests.api.conftest import PASSWORD, Api, Player
+from tests.integration.test_rewards import project
 from tests.ledger_checks import assert_ledger_invariants
 
 OP = "operator:admin"
@@ -35,10 +36,11 @@ def fund(api: Api, amount: int) -> None:
 
 
 def settle(api: Api) -> None:
-    """What the projector process does: project, grant what is due, project the grants."""
-    api.project()
+    """What the projector process does: project, grant what is due, project the grants (the
+    rewards read model until it is at the head: a busy Postgres may refuse a connection)."""
+    project(api.system)
     api.system.reward_granter().issue_due()
-    api.project()
+    project(api.system)
 
 
 def rewards_of(api: Api, player: Player) -> dict[str, Any]:
@@ -57,7 +59,7 @@ def test_check_in_mission_progress_and_auto_grant(api: Api) -> None:
     given_mission(api, "check-in", "daily_check_in")
     fund(api, 1_000)
     ann = api.register()
-    api.project()
+    project(api.system)
 
     before = rewards_of(api, ann)
     assert before["referral_code"] == referral_code(ann.player_id)
@@ -97,7 +99,7 @@ def test_a_claim_pays_once_and_is_replayed_with_its_key(api: Api) -> None:
     given_mission(api, "first-deposit", "first_deposit", award="claim", reward_kind="cash")
     fund(api, 1_000)
     ann = api.register()
-    api.project()
+    project(api.system)
     early = api.client.post("/api/v1/rewards/first-deposit/claim", headers=ann.money())
     assert early.status_code == 409
     assert early.json()["code"] == "nothing_to_claim"
@@ -119,7 +121,7 @@ def test_a_claim_pays_once_and_is_replayed_with_its_key(api: Api) -> None:
     other = api.client.post("/api/v1/rewards/first-deposit/claim", headers=ann.money("c2"))
     assert (other.status_code, other.json()["grant_id"]) == (201, body["grant_id"])
 
-    api.project()
+    project(api.system)
     late = api.client.post("/api/v1/rewards/first-deposit/claim", headers=ann.money("c3"))
     assert late.status_code == 409
     assert api.client.get("/api/v1/wallet", headers=ann.auth).json()["available"] == 1_025
@@ -138,7 +140,7 @@ def test_an_exhausted_budget_refuses_the_claim_with_its_code(api: Api) -> None:
     refused = api.client.post("/api/v1/rewards/first-deposit/claim", headers=ann.money())
     assert refused.status_code == 422
     assert refused.json()["code"] == "budget_exhausted"
-    api.project()
+    project(api.system)
     (row,) = rewards_of(api, ann)["rewards"]
     assert (row["state"], row["refusal"]) == ("claimable", "budget_exhausted")
 
