@@ -10,7 +10,16 @@ from datetime import datetime
 from typing import Any
 
 from projections.audit import AuditProjection
-from projections.reads.common import _MAX, Page, ReadBase, _at, _check, _page, _position
+from projections.reads.common import (
+    _MAX,
+    Page,
+    ReadBase,
+    _at,
+    _check,
+    _like_prefix,
+    _page,
+    _position,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +32,7 @@ class AuditRow:
     subject: str | None  # the target's player id or pool key, when known
     reason: str | None
     request_id: str | None
-    ip: str | None  # events carry no IP yet: always None
+    ip: str | None  # the client address, for events that record one (logins, registrations)
     details: dict[str, Any]
 
 
@@ -33,18 +42,21 @@ class AuditReads(ReadBase):
         actor: str | None = None,
         action: str | None = None,
         target: str | None = None,
+        kind: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         cursor: str | None = None,
         limit: int = 50,
     ) -> Page[AuditRow]:
-        """Newest first. ``target`` is an aggregate id, a player id or a pool key; ``since`` is
-        inclusive, ``until`` exclusive."""
+        """Newest first. ``action`` is one event (``Withdrawal.Rejected``), ``kind`` every event
+        of one aggregate (``Withdrawal``); ``target`` is an aggregate id, a player id or a pool
+        key; ``since`` is inclusive, ``until`` exclusive."""
         audit = self._table(AuditProjection, "audit")
         subjects = self._table(AuditProjection, "subjects")
         where: list[str] = ["a.position < %s"]
         params: list[object] = [_position(cursor, _MAX)]
         filters: list[tuple[str, object]] = [("a.actor = %s", actor), ("a.action = %s", action)]
+        filters += [("a.action LIKE %s ESCAPE '\\'", kind and _like_prefix(f"{kind}."))]
         filters += [("a.at >= %s", since and _at(since)), ("a.at < %s", until and _at(until))]
         for clause, value in filters:
             if value is not None:

@@ -87,3 +87,9 @@ def _page(rows: list[T], limit: int) -> Page[T]:
 
 def _at(at: datetime) -> str:
     return iso(at.astimezone(UTC))
+
+
+def _like_prefix(text: str) -> str:
+    """A LIKE pattern (with ``ESCAPE '\\'``) matching what starts with ``text``."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"{escaped}%"

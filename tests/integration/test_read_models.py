@@ -318,32 +318,51 @@ def test_withdrawal_half_approved_is_still_requested(system: System, clock: Step
     assert system.read_models.withdrawals(state="rejected").rows == [row]
 
 
+R = "Receipt.Recorded"  # every operator request's receipt, just before (older than) its events
 AUDIT_TRAIL = [  # newest first: (action, actor, subject, reason, request id, at)
     ("PrizePool.Resumed", ALICE, "chips", "done", "re1", at(1, day=2)),
+    (R, ALICE, None, None, "re1", at(1, day=2)),
     ("PrizePool.Paused", ALICE, "chips", "maintenance", "pa1", at(1, day=2)),
+    (R, ALICE, None, None, "pa1", at(1, day=2)),
     ("PrizePool.EpochRotated", ALICE, "gold", None, "r1", at(1, day=2)),
+    (R, ALICE, None, None, "r1", at(1, day=2)),
     ("Deposit.Reversed", PSP, "p1", "chargeback", "cb1", at(1, day=2)),
     ("Wallet.Unfrozen", BOB, "p2", "cleared", "uf1", at(16, 40)),
+    (R, BOB, None, None, "uf1", at(16, 40)),
     ("Withdrawal.Cancelled", "player:p2", "p2", None, "cw2", at(16, 40)),
     ("Withdrawal.Requested", "player:p2", "p2", None, "w2", at(16, 40)),
     ("Withdrawal.ApprovalGiven", BOB, "p2", None, "ap3", at(14, 40)),
+    (R, BOB, None, None, "ap3", at(14, 40)),
     ("Withdrawal.ApprovalGiven", ALICE, "p2", None, "ap2", at(14, 40)),
+    (R, ALICE, None, None, "ap2", at(14, 40)),
     ("Withdrawal.Requested", "player:p2", "p2", None, "w1", at(14, 40)),
     ("Wallet.WithdrawalPaidOut", ALICE, "p1", None, "pd1", at(12, 30)),
     ("Withdrawal.Paid", ALICE, "p1", None, "pd1", at(12, 30)),
+    (R, ALICE, None, None, "pd1", at(12, 30)),
     ("Withdrawal.Submitted", ALICE, "p1", None, "s1", at(12, 30)),
+    (R, ALICE, None, None, "s1", at(12, 30)),
     ("Withdrawal.ApprovalGiven", ALICE, "p1", None, "ap1", at(12, 30)),
+    (R, ALICE, None, None, "ap1", at(12, 30)),
     ("Withdrawal.Requested", "player:p1", "p1", None, "w1", at(12, 30)),
     ("Wallet.Frozen", BOB, "p2", "kyc review", "f1", at(12, 15)),
-    ("Receipt.Recorded", ALICE, None, None, "a2", at(12, 15)),
+    (R, BOB, None, None, "f1", at(12, 15)),
+    (R, ALICE, None, None, "a2", at(12, 15)),  # refused: no events
     ("Wallet.Adjusted", ALICE, "p1", "duplicate credit", "a1", at(12, 15)),
+    (R, ALICE, None, None, "a1", at(12, 15)),
     ("Wallet.BonusCredited", ALICE, "p2", None, "b1", at(12, 15)),
+    (R, ALICE, None, None, "b1", at(12, 15)),
     ("PrizePool.Funded", ALICE, "chips", None, "c6", at(12)),
+    (R, ALICE, None, None, "c6", at(12)),
     ("PrizePool.PrizeAdded", ALICE, "chips", None, "c5", at(12)),
+    (R, ALICE, None, None, "c5", at(12)),
     ("PrizePool.Created", ALICE, "chips", None, "c4", at(12)),
+    (R, ALICE, None, None, "c4", at(12)),
     ("PrizePool.Funded", ALICE, "gold", None, "c3", at(12)),
+    (R, ALICE, None, None, "c3", at(12)),
     ("PrizePool.PrizeAdded", ALICE, "gold", None, "c2", at(12)),
+    (R, ALICE, None, None, "c2", at(12)),
     ("PrizePool.Created", ALICE, "gold", None, "c1", at(12)),
+    (R, ALICE, None, None, "c1", at(12)),
 ]
 
 
@@ -365,8 +384,12 @@ def test_audit_trail_filters_and_cursor(world: World) -> None:
         assert world.topics[row.position] == (row.target_id, row.action)
         assert row.ip is None
     by_action = {r.action: r for r in rows}
-    refused = by_action["Receipt.Recorded"].details
+    by_request = {(r.action, r.request_id): r for r in rows}
+    refused = by_request[R, "a2"].details
     assert (refused["command"], refused["error_code"]) == ("adjust_wallet", "insufficient_funds")
+    accepted = by_request[R, "a1"].details
+    assert (accepted["command"], accepted["error_code"]) == ("adjust_wallet", None)
+    assert "outcome" not in accepted
     rotated = by_action["PrizePool.EpochRotated"].details
     assert rotated["revealed_seed"] == "server-seed-" + "1".zfill(32)
     assert "server_seed" not in rotated
@@ -389,7 +412,7 @@ def test_audit_trail_filters_and_cursor(world: World) -> None:
         since=datetime(2026, 1, 1, 12, 15, tzinfo=UTC),
         until=datetime(2026, 1, 1, 14, 40, tzinfo=UTC),
     )
-    assert _trail(window.rows) == AUDIT_TRAIL[10:19]
+    assert _trail(window.rows) == [t for t in AUDIT_TRAIL if at(12, 15) <= t[5] < at(14, 40)]
     assert rm.audit(actor="operator:nobody").rows == []
 
 
@@ -402,8 +425,11 @@ def test_audit_csv_export(world: World) -> None:
     ]  # fmt: skip
     assert [(r[3], r[6]) for r in table[1:]] == [
         ("Wallet.Unfrozen", "cleared"),
+        (R, ""),
         ("Withdrawal.ApprovalGiven", ""),
+        (R, ""),
         ("Wallet.Frozen", "kyc review"),
+        (R, ""),
     ]
     assert json.loads(table[1][9]) == {"reason": "cleared", "scope": "gameplay"}
     everything = world.system.read_models.audit_csv()

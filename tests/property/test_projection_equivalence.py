@@ -129,7 +129,9 @@ class History:
 
     def cause(self, actor: str) -> Cause:
         self.counter += 1
-        return Cause(actor, f"r{self.counter}")
+        # Operators say why (the audit shows it on every event of the request); players don't.
+        why = f"why {self.counter}" if actor.startswith("operator:") else ""
+        return Cause(actor, f"r{self.counter}", why)
 
     def setup(self) -> None:
         op, pools = "operator:alice", self.system.pools
@@ -350,16 +352,19 @@ SECURITY = {
     "Deposit.Reversed",
 }
 ENVELOPE = {"originator_id", "originator_topic", "originator_version", "timestamp", "actor"}
-ENVELOPE |= {"request_id", "server_seed"}
+ENVELOPE |= {"request_id", "server_seed", "outcome", "fingerprint"}
 
 
 def expected_audit(events: list[tuple[int, Any]], folded: dict[UUID, Any]) -> list[AuditRow]:
     rows = []
+    reasons: dict[tuple[str, str], str] = {}  # (actor, request id) -> the receipt's reason
     for position, e in events:
         name, actor = type(e).__qualname__, e.actor
         operator = actor.startswith("operator:")
         if name == "Receipt.Recorded":
-            keep = operator and e.error_code is not None
+            keep = operator or (actor.startswith("system:") and bool(e.reason))
+            if e.reason:
+                reasons[actor, e.request_id] = e.reason
         else:
             keep = operator or name in SECURITY or name.startswith("Withdrawal.")
             keep |= name.startswith("PrizePool.") and name != "PrizePool.DrawsSettled"
@@ -375,7 +380,8 @@ def expected_audit(events: list[tuple[int, Any]], folded: dict[UUID, Any]) -> li
         rows.append(
             AuditRow(
                 position, iso(e.timestamp), actor, name, str(e.originator_id), subject,
-                getattr(e, "reason", None) or None, e.request_id, None, _jsonish(details),
+                getattr(e, "reason", None) or reasons.get((actor, e.request_id)), e.request_id,
+                None, _jsonish(details),
             )
         )  # fmt: skip
     return rows[::-1]
