@@ -56,7 +56,26 @@ def _verify(commands: Any) -> None:
     parser.set_defaults(handler=_lazy("ops.audit.verify:run"))
 
 
+def _verify_draw(commands: Any) -> None:
+    parser = commands.add_parser(
+        "verify-draw",
+        help="recompute draws from the revealed server seed, client seed, nonce and weights in"
+        " their traces",
+        description="Recomputes each draw's outcome from its epoch's revealed server seed and"
+        " its trace. Exit 1 if one does not match, or if a single DRAW_ID's epoch is not"
+        " revealed yet; with --all, draws of an unrevealed epoch are counted as pending and do"
+        " not fail the run.",
+    )
+    parser.add_argument("draw_id", nargs="?", metavar="DRAW_ID", help="one draw's id")
+    parser.add_argument("--all", action="store_true", help="every draw of --pool")
+    parser.add_argument("--pool", metavar="P", help="the pool key (with --all)")
+    parser.add_argument("--epoch", type=int, metavar="E", help="only draws of epoch E")
+    parser.add_argument("--verbose", action="store_true", help="with --all, list every draw")
+    parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    parser.set_defaults(handler=_lazy("ops.audit.draw_proofs:run"))
+
+
 def register(commands: Any) -> None:
     """Add the auditor's commands to ``prizeledger``'s subparsers."""
-    for add in (_verify,):
+    for add in (_verify, _verify_draw):
         add(commands)
