@@ -26,8 +26,9 @@ async def events(state: State, caller: SignedIn) -> ServerSentEvent:
     bus: LiveBus = state.system.live_bus()
 
     async def stream() -> AsyncGenerator[ServerSentEventMessage, None]:
-        yield ServerSentEventMessage(event="ready", data="{}", retry=3000)
         async with bus.subscription(caller.player_id, heartbeat_s=HEARTBEAT_S) as messages:
+            # Only once subscribed: a client that fetches its wallet on ``ready`` misses nothing.
+            yield ServerSentEventMessage(event="ready", data="{}", retry=3000)
             async for message in messages:
                 if message is HEARTBEAT or message.get("type") == "heartbeat":
                     yield ServerSentEventMessage(comment="keep-alive")
