@@ -16,7 +16,10 @@ from typing import Any
 
 from ops.audit.rules import RULES
 
-__all__ = ["register"]
+__all__ = ["REPLAY_KINDS", "TAIL_LAST", "register"]
+
+REPLAY_KINDS = ["account", "deposit", "draw", "pool", "wallet", "withdrawal"]
+TAIL_LAST = 20
 
 
 def _lazy(target: str) -> Callable[[argparse.Namespace], int]:
@@ -75,7 +78,43 @@ def _verify_draw(commands: Any) -> None:
     parser.set_defaults(handler=_lazy("ops.audit.draw_proofs:run"))
 
 
+def _replay(commands: Any) -> None:
+    parser = commands.add_parser(
+        "replay",
+        help="an aggregate's state at a version or time, folded from its raw events",
+        description="Folds the aggregate's own events (no snapshot, no cache). ID is its UUID,"
+        " or a player id (wallet), a pool key (pool) or an e-mail address (account). Secrets"
+        " (a pool's unrevealed server seed, password and token hashes, TOTP secrets) are shown"
+        " as <secret>.",
+    )
+    parser.add_argument("kind", choices=REPLAY_KINDS)
+    parser.add_argument("id", metavar="ID")
+    at = parser.add_mutually_exclusive_group()
+    at.add_argument("--as-of", metavar="ISO_TIME", help="after the last event at or before it")
+    at.add_argument("--to-version", type=int, metavar="N", help="at version N")
+    parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    parser.set_defaults(handler=_lazy("ops.audit.replay:run"))
+
+
+def _events(commands: Any) -> None:
+    events = commands.add_parser("events", help="read the raw notification log")
+    actions = events.add_subparsers(dest="action", required=True)
+    parser = actions.add_parser(
+        "tail",
+        help="print notifications (id, event, aggregate, version, decoded attributes)",
+        description="Prints notifications with their decoded attributes; secrets (a pool's"
+        f" unrevealed server seed, hashes, TOTP secrets) are hidden. Without --from: the last"
+        f" --limit (default {TAIL_LAST}), then with --follow everything new. With --from N:"
+        " from N on, at most --limit in all (with or without --follow).",
+    )
+    parser.add_argument("--from", dest="first", type=int, metavar="N", help="first notification")
+    parser.add_argument("--limit", type=int, metavar="N", help="how many to print at most")
+    parser.add_argument("--follow", action="store_true", help="wait for new notifications")
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.set_defaults(handler=_lazy("ops.audit.tail:run"))
+
+
 def register(commands: Any) -> None:
     """Add the auditor's commands to ``prizeledger``'s subparsers."""
-    for add in (_verify, _verify_draw):
+    for add in (_verify, _verify_draw, _replay, _events):
         add(commands)
