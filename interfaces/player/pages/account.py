@@ -30,6 +30,7 @@ from interfaces.player.pages.common import (
     sign_out,
 )
 from interfaces.player.security import Caller
+from interfaces.player.switches import require_open_async
 from interfaces.problems import ApiError
 
 __all__ = ["ROUTES"]
@@ -58,7 +59,8 @@ def register(request: Req, state: State, data: Form) -> Response[Any]:
     email = data.get("email", "")
     try:
         body = as_struct({"email": email, "password": data.get("password", "")}, RegisterBody)
-        register_player(state.system, state.outbox, body.email, body.password)
+        ip = client_ip(dict(request.scope))
+        register_player(state.system, state.outbox, body.email, body.password, ip)
         return _signed_in(request, state.system, body.email, body.password)
     except RefusalError as error:
         return render(request, "register.html", 422, email=email, error=refusal(request, error))
@@ -75,6 +77,7 @@ async def login(request: Req, state: State, data: Form) -> Response[Any]:
     email = data.get("email", "")
     try:
         body = as_struct({"email": email, "password": data.get("password", "")}, LoginBody)
+        await require_open_async(state.system, "login")
         budget = await state.limits.throttle.spend(
             f"login:{body.email.strip().lower()}", MAX_LOGIN_ATTEMPTS_PER_MINUTE
         )

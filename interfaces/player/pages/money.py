@@ -48,7 +48,7 @@ def _page(
         "rows": page.rows,
         "next_cursor": page.next_cursor,
         "methods": system.payout_methods.list(caller.player_id),
-        "threshold": system.settings.policy.large_withdrawal_threshold,
+        "threshold": system.config.money_policy().large_withdrawal_threshold,
         "networks": NETWORKS,
         "key": fresh_key(),
         "form": {},

@@ -28,6 +28,7 @@ from interfaces.player.pages.common import (
 )
 from interfaces.player.play import POOL_KEY, DrawBody
 from interfaces.player.security import SignedIn
+from interfaces.player.switches import require_open_async
 from interfaces.player.views import DrawRefused, DrawView, draw_view, own_draw, pool_view
 from interfaces.problems import ApiError
 
@@ -80,6 +81,7 @@ async def draw(
     error: str | None = None
     try:
         count = as_struct({"count": data.get("count", "1")}, DrawBody).count
+        await require_open_async(system, "draws")
         cause = Cause(caller.actor, money_key(data.get("key", "")))
         done = await system.draws.draw_async(caller.player_id, pool_key, count, cause)
         if done.status == "refused":
