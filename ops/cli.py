@@ -141,6 +141,9 @@ def _projector(args: argparse.Namespace) -> int:
     workers = [threading.Thread(target=projector.run, args=(stop,), name="projector")]
     if not args.no_mail:  # safe in every projector process: workers claim different rows
         workers.append(threading.Thread(target=system.notifier().run, args=(stop,), name="mail"))
+    # The reward centre grants what its read model says is due (idempotent: safe anywhere).
+    granter = system.reward_granter()
+    workers.append(threading.Thread(target=granter.run, args=(stop,), name="rewards"))
     # Live updates reach the API processes through Redis only (embedded, the app runs its own
     # feed); one feed per deployment publishes, the others wait for its advisory lock.
     settings = system.settings

@@ -115,6 +115,7 @@ class _EmbeddedWorkers:
         for name, target in (
             ("projector", self._system.projector().run),
             ("notifier", self._system.notifier().run),
+            ("rewards", self._system.reward_granter().run),
         ):
             thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
             thread.start()

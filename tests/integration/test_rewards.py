@@ -518,3 +518,23 @@ def test_an_unknown_referrer_refers_nobody(offers: World) -> None:
     offers.settle()
 
     assert [r.source for r in offers.system.read_models.reward_rows(bob)] == ["signup"]
+
+
+def test_the_granter_runs_until_stopped_and_grants_what_becomes_due(world: World) -> None:
+    world.mission("deposit", "deposit_total", target=100)
+    world.fund(1_000)
+    pid = world.player("p1")
+    stop = threading.Event()
+    runner = threading.Thread(target=world.system.reward_granter(poll_s=0.05).run, args=(stop,))
+    runner.start()
+    try:
+        world.deposit(pid, 100)
+        project(world.system)
+        deadline = time.monotonic() + 10
+        while not grants_of(world.system) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        runner.join(timeout=10)
+    assert not runner.is_alive()
+    assert world.bonus(pid) == 10
