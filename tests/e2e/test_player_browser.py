@@ -209,6 +209,8 @@ def test_a_player_registers_tops_up_draws_verifies_and_withdraws(
         page.get_by_label("Amount (EUR)").fill("10")
         page.get_by_role("button", name="Request withdrawal").click()
         expect(page.locator("#withdrawal-state")).to_have_text("requested")
+        # The timeline fills in once the audit read model has the request (htmx refresh).
+        expect(page.locator(".timeline li")).to_have_text([re.compile("Requested")])
         page.screenshot(path=ARTIFACTS / "player-withdrawal.png", full_page=True)
 
         # The same pages in Chinese.

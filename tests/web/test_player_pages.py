@@ -253,6 +253,9 @@ def test_withdraw_with_a_payout_method_then_cancel(web: Web) -> None:
     detail = web.page(requested.headers["location"]).text
     assert "7.50 EUR" in detail
     assert "Requested" in detail
+    fragment = web.page(requested.headers["location"], headers=HTMX).text
+    assert fragment.startswith('<div id="withdrawal-detail"')
+    assert "load delay" not in fragment  # the timeline has caught up: refresh on notices only
 
     cancelled = web.submit(
         f"{requested.headers['location']}/cancel", {}, page=requested.headers["location"]

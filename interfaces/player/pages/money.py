@@ -19,6 +19,7 @@ from interfaces.player.pages.common import (
     Req,
     as_struct,
     fresh_key,
+    is_htmx,
     money_key,
     redirect,
     refusal,
@@ -139,12 +140,13 @@ def _timeline(system: System, withdrawal_id: str) -> list[Any]:
 def withdrawal(
     request: Req, state: State, caller: SignedIn, withdrawal_id: FromPath[str]
 ) -> Response[str]:
-    """One withdrawal: its state, approvals and the timeline of what happened to it."""
+    """One withdrawal: its state, approvals and the timeline of what happened to it (htmx,
+    refreshing after a live notice: the detail fragment only)."""
     system: System = state.system
     found = own_withdrawal(system, caller, withdrawal_id)
     return render(
         request,
-        "withdrawal.html",
+        "_withdrawal_detail.html" if is_htmx(request) else "withdrawal.html",
         withdrawal=found,
         timeline=_timeline(system, found.withdrawal_id),
         key=fresh_key(),
