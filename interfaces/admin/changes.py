@@ -38,7 +38,7 @@ Kind = Literal[
     "mission.change",
     "mission.retire",
 ]
-State_ = Literal["draft", "submitted", "approved", "published", "rejected", "withdrawn"]
+RequestState = Literal["draft", "submitted", "approved", "published", "rejected", "withdrawn"]
 SIGNED_IN = {"signed_in": True}  # the permission depends on the kind: checked in the route
 READ = {"permission": "pools.read"}
 CHECKER = {"permission": "changes.approve"}
@@ -187,7 +187,7 @@ def draft(
 @get("/changes", sync_to_thread=True, opt=READ)
 def list_changes(
     state: State,
-    change_state: Annotated[State_ | None, QueryParameter(name="state")] = None,
+    change_state: Annotated[RequestState | None, QueryParameter(name="state")] = None,
     target: Annotated[str | None, QueryParameter(max_length=100)] = None,
     cursor: Annotated[str | None, QueryParameter(max_length=32)] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
