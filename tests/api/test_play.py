@@ -63,20 +63,17 @@ def test_an_unknown_pool_is_404_and_a_malformed_key_400(api: Api) -> None:
     assert_unchanged(api, before, player)
 
 
-@pytest.mark.parametrize(
-    "body",
-    [{"count": 0}, {"count": 101}, {"count": "x"}, {"count": 1, "extra": True}, [1], "1"],
-    ids=["zero", "too-many", "not-a-number", "unknown-field", "array", "string"],
-)
-def test_a_malformed_draw_is_400_and_charges_nothing(api: Api, body: Any) -> None:
+def test_a_malformed_draw_is_400_and_records_nothing(api: Api) -> None:
     given_pool(api)
     player = api.register()
     api.deposit(player, 1_000)
     before = snapshot(api, player)
 
-    refused = draw(api, player, body)
+    for body in ({"count": 0}, {"count": 101}, {"count": "x"}, {"count": 1, "extra": 1}, [1], "1"):
+        refused = draw(api, player, body)
+        assert refused.status_code == 400, body
+        assert_problem(refused, 400, "validation_failed")
 
-    assert_problem(refused, 400, "validation_failed")
     assert before.head == snapshot(api).head  # not even a receipt
     assert_unchanged(api, before, player)
 

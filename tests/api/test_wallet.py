@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from tests.api.conftest import Api, Player
 from tests.api.support import assert_problem, assert_unchanged, given_pool, snapshot
 
@@ -70,13 +68,14 @@ def test_history_pages_continue_without_overlap_or_gaps(api: Api) -> None:
     assert sorted(credits) == [1_000, 2_000, 3_000]
 
 
-@pytest.mark.parametrize("cursor", ["garbage", "12", "1.x", "1.2.3", "1.-"])
-def test_a_malformed_history_cursor_is_400_invalid_cursor(api: Api, cursor: str) -> None:
+def test_a_malformed_history_cursor_is_400_invalid_cursor(api: Api) -> None:
     player = api.register()
-    refused = api.client.get(
-        "/api/v1/wallet/history", params={"cursor": cursor}, headers=player.auth
-    )
-    assert_problem(refused, 400, "invalid_cursor")
+    for cursor in ("garbage", "12", "1.x", "1.2.3", "1.-"):
+        refused = api.client.get(
+            "/api/v1/wallet/history", params={"cursor": cursor}, headers=player.auth
+        )
+        assert refused.status_code == 400, cursor
+        assert_problem(refused, 400, "invalid_cursor")
 
 
 def test_a_history_limit_out_of_range_is_400(api: Api) -> None:
