@@ -16,9 +16,15 @@ from typing import Any
 
 from ops.audit.rules import RULES
 
-__all__ = ["REPLAY_KINDS", "TAIL_LAST", "register"]
+__all__ = ["EXPORT_KINDS", "REPLAY_KINDS", "TAIL_LAST", "register"]
 
 REPLAY_KINDS = ["account", "deposit", "draw", "pool", "wallet", "withdrawal"]
+EXPORT_KINDS = {
+    "audit": "operator actions and security-relevant events (audit.csv)",
+    "postings": "every posting of every event (postings.csv)",
+    "draws": "draw requests (draws.csv) and each draw's fairness trace (draw_results.csv)",
+    "finance": "money in and out per UTC day, currency and pool (finance.csv)",
+}
 TAIL_LAST = 20
 
 
@@ -114,7 +120,40 @@ def _events(commands: Any) -> None:
     parser.set_defaults(handler=_lazy("ops.audit.tail:run"))
 
 
+def _export(commands: Any) -> None:
+    parser = commands.add_parser("export", help="CSV exports with a manifest, and their check")
+    kinds = parser.add_subparsers(dest="kind", required=True)
+    for kind, what in EXPORT_KINDS.items():
+        sub = kinds.add_parser(
+            kind,
+            help=what,
+            description=f"Writes {what} for the events whose timestamp is in [--from, --to),"
+            " plus trial_balance.csv (the postings of those events per account) and"
+            " manifest.json (rows and SHA-256 of each file, notification ids scanned and"
+            " included, trial-balance totals). Amounts are integers in minor units.",
+        )
+        sub.add_argument("--from", dest="since", metavar="ISO", help="events at or after (UTC)")
+        sub.add_argument("--to", dest="until", metavar="ISO", help="events before (UTC)")
+        sub.add_argument(
+            "--format", choices=["csv", "parquet"], default="csv",
+            help="csv; parquet is refused (it needs pyarrow, which is not installed)",
+        )  # fmt: skip
+        sub.add_argument("--out", required=True, metavar="DIR", help="a new or empty directory")
+        sub.add_argument("--json", action="store_true", help="print the manifest as JSON")
+        sub.set_defaults(handler=_lazy("ops.audit.export:run_export"))
+    check = kinds.add_parser(
+        "verify",
+        help="re-read an export and check it against its manifest (exit 1 on a mismatch)",
+        description="Checks each file's presence, row count and SHA-256 against manifest.json,"
+        " the trial balance against the manifest's totals, and that the postings (postings"
+        " exports) sum to the trial balance.",
+    )
+    check.add_argument("dir", metavar="DIR")
+    check.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    check.set_defaults(handler=_lazy("ops.audit.export:run_verify"))
+
+
 def register(commands: Any) -> None:
     """Add the auditor's commands to ``prizeledger``'s subparsers."""
-    for add in (_verify, _verify_draw, _replay, _events):
+    for add in (_verify, _verify_draw, _replay, _events, _export):
         add(commands)
