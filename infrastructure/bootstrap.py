@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from application.accounts import Accounts
+from application.adjustments import Adjustments
 from application.changes import Changes
 from application.clock import Clock, system_clock
 from application.commands import Commands, RetryPolicy
@@ -123,6 +124,11 @@ class System:
         lease_scope = self.settings.schema
         return LiveFeed(self.ledger, self.live_bus(), conninfo=postgres, lease_scope=lease_scope)
 
+    @cached_property
+    def adjustments(self) -> Adjustments:
+        """Manual balance corrections under maker-checker."""
+        return Adjustments(self.commands, self.clock)
+
     def close(self) -> None:
         if self._live_bus is not None:
             self._live_bus.close()
@@ -145,6 +151,7 @@ def bootstrap(
     commands = Commands(ledger, retry)
     policy = settings.policy
     read_store = _read_store(settings)
+    read_models = ReadModels(read_store)
     defaults = ConfigValues.of(policy, settings.rate_ip_per_minute, settings.rate_player_per_minute)
     config = Config(commands, defaults, policy.currency)
     pools = Pools(commands, clock, policy.currency, seeds)
@@ -163,6 +170,8 @@ def bootstrap(
             PyotpCodes(),
             policy.currency,
             settings.session_ttl,
+            registrations=read_models,
+            max_accounts_per_ip=settings.max_accounts_per_ip,
             signup_bonus=settings.signup_bonus_minor,
             referral_bonus=settings.referral_bonus_minor,
         ),
@@ -177,7 +186,7 @@ def bootstrap(
         payout_methods=PayoutMethodsService(commands, clock),
         sandbox=sandbox,
         read_store=read_store,
-        read_models=ReadModels(read_store),
+        read_models=read_models,
         clock=clock,
     )
 

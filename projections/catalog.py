@@ -8,10 +8,12 @@ from projections.audit import AuditProjection
 from projections.base import ACTIVE_DDL, LedgerProjection, LedgerView
 from projections.changes import ChangeRequestsProjection
 from projections.draws import DrawsProjection, PoolStatsProjection
+from projections.expiry import ExpiryProjection
 from projections.finance import FinanceDailyProjection
 from projections.ledger import BalancesProjection, HistoryProjection, TrialBalanceProjection
 from projections.notifications import NotificationsProjection
 from projections.payments import DepositsProjection, WithdrawalsProjection
+from projections.players import PlayersProjection
 from projections.rewards import RewardsProjection
 from projections.risk import RiskProjection
 from projections.store import ReadStore
@@ -32,6 +34,8 @@ ALL: list[type[LedgerProjection]] = [
     NotificationsProjection,
     RewardsProjection,
     ChangeRequestsProjection,
+    PlayersProjection,
+    ExpiryProjection,
 ]
 
 

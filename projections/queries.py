@@ -6,11 +6,20 @@ from projections.reads.audit import AuditReads, AuditRow
 from projections.reads.changes import ChangeReads, ChangeRow
 from projections.reads.common import Page
 from projections.reads.draws import DrawReads, DrawRow, PoolStats, PrizeStats, PublicPoolStats
+from projections.reads.expiry import ExpiryReads
 from projections.reads.finance import FinanceReads, FinanceReport, FinanceRow
 from projections.reads.ledger import BalanceRow, HistoryPage, LedgerReads, PostingRow, TrialBalance
 from projections.reads.payments import DepositRow, PaymentReads, WithdrawalRow
+from projections.reads.players import (
+    AdjustmentRow,
+    Association,
+    DeviceRow,
+    FreezeRow,
+    IpRow,
+    PlayerRow,
+)
 from projections.reads.rewards import RewardReads
-from projections.reads.risk import RapidWithdrawal, RiskReads, VelocityRow
+from projections.reads.risk import RapidWithdrawal, RiskReads, RiskScore, VelocityRow
 
 __all__ = [
     "BalanceRow",
@@ -31,6 +40,13 @@ __all__ = [
     "FinanceReport",
     "VelocityRow",
     "RapidWithdrawal",
+    "RiskScore",
+    "PlayerRow",
+    "DeviceRow",
+    "IpRow",
+    "FreezeRow",
+    "Association",
+    "AdjustmentRow",
 ]
 
 
@@ -42,6 +58,7 @@ class ReadModels(
     FinanceReads,
     RiskReads,
     ChangeReads,
+    ExpiryReads,
     RewardReads,
 ):
     """Every read over the read models, on one store (the areas live in projections.reads)."""

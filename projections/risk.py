@@ -5,8 +5,10 @@ deposit-then-withdraw detection joins.
 played, deposits requested and deposits credited (and their amount). ``credits`` and ``locks``
 keep every deposit credit and every withdrawal request (funds locked) with its time in
 microseconds; the query joins them to flag a withdrawal requested within an hour of a credit —
-no handler has to read a player's last credit. Events carry no device or IP yet, so shared
-devices or addresses cannot be detected.
+no handler has to read a player's last credit. Devices, addresses, payout destinations and failed
+logins are in the players read model (``projections.players``); the risk score
+(``projections.reads.risk``) adds them up with these signals, each occurrence worth
+``SIGNAL_POINTS``: the score only grows, as evidence accumulates.
 """
 
 from __future__ import annotations
@@ -16,9 +18,29 @@ from typing import Any, ClassVar
 
 from projections.base import Handler, LedgerProjection, Writes, iso
 
-__all__ = ["RAPID_WITHDRAWAL_S", "RiskProjection", "hour_of", "micros"]
+__all__ = [
+    "RAPID_WITHDRAWAL_S",
+    "SIGNAL_POINTS",
+    "VELOCITY_DEPOSITS_PER_HOUR",
+    "VELOCITY_DRAWS_PER_HOUR",
+    "RiskProjection",
+    "hour_of",
+    "micros",
+]
 
 RAPID_WITHDRAWAL_S = 3_600
+# An hour with more draw requests or deposit requests than these is a velocity signal.
+VELOCITY_DRAWS_PER_HOUR = 300
+VELOCITY_DEPOSITS_PER_HOUR = 10
+# What one occurrence of each signal adds to a player's risk score.
+SIGNAL_POINTS = {
+    "rapid_withdrawal": 20,  # a withdrawal within RAPID_WITHDRAWAL_S of a deposit credit
+    "velocity_hour": 10,  # an hour over a velocity limit
+    "shared_device": 15,  # per other player on one of the player's devices
+    "shared_ip": 5,  # per other player on one of the player's addresses (NAT is common)
+    "shared_destination": 30,  # per other player paying out to one of the same destinations
+    "failed_login": 1,  # per wrong password (someone may be guessing it)
+}
 _COUNTERS = ("draw_requests", "draws", "deposits_requested", "deposits_credited", "deposited")
 
 
