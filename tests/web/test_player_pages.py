@@ -195,6 +195,8 @@ def test_the_locale_switch_renders_chinese(web: Web) -> None:
     assert "请输入一个正数金额。" in refused.text
     home = web.submit("/lang", {"lang": "en", "back": "//evil.example.com/"}, page="/wallet")
     assert home.headers["location"] == "/"  # never an open redirect
+    sneaky = web.submit("/lang", {"lang": "en", "back": "/\\evil.example.com/"}, page="/wallet")
+    assert sneaky.headers["location"] == "/"
 
 
 def test_verify_shows_the_servers_verdict_once_the_seed_is_revealed(web: Web) -> None:

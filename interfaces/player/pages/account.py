@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -36,6 +37,8 @@ from interfaces.problems import ApiError
 __all__ = ["ROUTES"]
 
 ONE_YEAR_S = 365 * 24 * 3600
+# A path on this site: not "//host" nor "/\\host" (browsers read both as another host).
+LOCAL_PATH = re.compile(r"^/(?![/\\])[^\s\\]*$")
 
 
 def _cause(actor: str) -> Cause:
@@ -119,7 +122,7 @@ async def switch_language(request: Req, state: State, data: Form) -> Response[An
     """Remember the chosen language in the ``lang`` cookie and go back to the page."""
     lang = data.get("lang", "")
     back = data.get("back", "/")
-    if not back.startswith("/") or back.startswith("//"):
+    if not LOCAL_PATH.match(back):
         back = "/"  # never an open redirect
     response = Redirect(back, status_code=303)
     if lang in state.web.translations.locales:

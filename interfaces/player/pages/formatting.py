@@ -13,7 +13,7 @@ __all__ = ["FILTERS", "minor_digits", "money", "parse_amount"]
 
 # ISO 4217 currencies without a minor unit (or with three digits); the rest have two.
 _DIGITS = {"JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "BHD": 3, "KWD": 3, "OMR": 3}
-_AMOUNT = re.compile(r"^\s*(\d{1,13})(?:[.,](\d+))?\s*$")
+_AMOUNT = re.compile(r"^\s*(\d{1,13})(?:[.,](\d+))?\s*$", re.ASCII)
 
 
 def minor_digits(currency: str) -> int:
