@@ -94,6 +94,8 @@ def _environment(database_url: str, redis_url: str, prefix: str, data_dir: Path)
         PRIZELEDGER_RATE_IP_PER_MIN=str(UNLIMITED_PER_MIN),
         PRIZELEDGER_RATE_PLAYER_PER_MIN=str(UNLIMITED_PER_MIN),
         PRIZELEDGER_ACCESS_TOKEN_TTL_S="3600",  # outlives any run
+        # every bench player registers from 127.0.0.1
+        PRIZELEDGER_MAX_ACCOUNTS_PER_IP=str(UNLIMITED_PER_MIN),
         PRIZELEDGER_LOG_LEVEL="WARNING",  # the CLI's own log level (the projector process)
     )
     return env

@@ -9,7 +9,7 @@ server, client, projector and Postgres, projection lag, and the checks on the ra
 afterwards (``ledger_audit``): trial balance 0, no negative balance, every 2xx draw stored once.
 JSON on stdout, progress on stderr; the exit code is 1 when a check failed.
 
-    .venv/bin/python -m ops.bench.http_draws [--seconds 20] [--workers 1,2] [--quick]
+    .venv/bin/python -m ops.bench.http_draws [--seconds 20] [--workers 1,2] [--quick] [--floor]
 """
 
 from __future__ import annotations
@@ -34,9 +34,10 @@ from ops.bench.http_load import LoadPlan, LoadProcess, LoadResult
 from ops.bench.ledger_audit import audit
 from ops.bench.proc_cpu import busy_seconds, cpu_seconds, machine_ticks, spent
 
-__all__ = ["enrol", "run_draws", "run_wallet_reads"]
+__all__ = ["enrol", "run_draws", "run_reads"]
 
 POOL = "bench-0"
+WALLET = "/api/v1/wallet"
 DEPOSIT = 1_000_000  # the policy's largest single deposit: 10,000 draws at cost 100
 PASSWORD = "bench correct horse battery staple"
 START_DELAY_S = 2.0  # the load process is spawned and imports before this
@@ -226,27 +227,22 @@ def run_draws(
     }
 
 
-def run_wallet_reads(
+def run_reads(
     d: Deployment,
     players: list[tuple[str, str]],
     seconds: float,
     warmup_s: float,
     client: str = "raw",
+    path: str = WALLET,
 ) -> dict[str, Any]:
-    """Every player reads ``GET /wallet`` (the balances read model) in a closed loop."""
+    """Every player GETs ``path`` in a closed loop: ``GET /wallet`` (signed in, rate-limited,
+    the balances read model) by default; ``/health/live`` is the HTTP stack's floor (uvicorn,
+    Litestar, the request middleware and access log — no auth, limits or store)."""
     _, details, _ = _closed_loop(
-        d,
-        players,
-        seconds,
-        warmup_s,
-        client,
-        method="GET",
-        path="/api/v1/wallet",
-        body=b"",
-        money=False,
+        d, players, seconds, warmup_s, client, method="GET", path=path, body=b"", money=False
     )
     return {
-        "scenario": f"{len(players)}p_wallet_reads",
+        "scenario": f"{len(players)}p_{'wallet_reads' if path == WALLET else 'health_live'}",
         "impl": "prizeledger",
         "players": len(players),
         "pools": 0,
@@ -270,9 +266,9 @@ def _one_deployment(args: argparse.Namespace, workers: int) -> dict[str, Any]:
         log(f"workers={workers}: {args.players} players registered and funded in {setup_s}s")
         draws = run_draws(d, players, args.seconds, args.warmup, args.client)
         log(f"workers={workers}: {json.dumps({k: draws[k] for k in list(draws)[:10]})}")
-        reads = run_wallet_reads(d, players, args.wallet_seconds, 1.0, args.client)
+        reads = run_reads(d, players, args.wallet_seconds, 1.0, args.client)
         log(f"workers={workers}: wallet reads {reads['reads_per_s']:,}/s, p99 {reads['p99_ms']} ms")
-        return {
+        run = {
             "workers": workers,
             "server_command": " ".join(["python", *d.server_command[1:]]),
             "postgres": d.postgres,
@@ -280,6 +276,11 @@ def _one_deployment(args: argparse.Namespace, workers: int) -> dict[str, Any]:
             "draws": draws,
             "wallet_reads": reads,
         }
+        if args.floor:
+            run["health_live"] = run_reads(
+                d, players, args.wallet_seconds, 1.0, args.client, "/health/live"
+            )
+        return run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -292,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client", choices=["raw", "httpx"], default="raw")
     parser.add_argument("--quick", action="store_true", help="5 s draws, 2 s wallet reads")
     parser.add_argument(
+        "--floor", action="store_true", help="also GET /health/live: the HTTP stack alone"
+    )
+    parser.add_argument(
         "--profile", type=Path, help="run the server under cProfile into this file (1 worker)"
     )
     args = parser.parse_args(argv)
@@ -303,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = [_one_deployment(args, workers) for workers in worker_counts]
     report = {
         "benchmark": "http_draws",
+        "cpus": os.cpu_count(),
         "server": {
             "http": "httptools" if importlib.util.find_spec("httptools") else "h11",
             "loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
@@ -313,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
             "note": "raised so that the limiter never refuses: this measures throughput, not the"
             " limiter (its Redis calls still run on every request)",
         },
+        "cpu_s_note": "unattributed: CPU the machine spent on anything else in the window (other"
+        " jobs on a shared box, the kernel); when large, the figures understate the system",
         "argon2": "production cost (PRIZELEDGER_ARGON2_* unset: t=3, m=64 MiB, p=4)",
         "runs": runs,
         "ok": all(run["draws"]["ok"] for run in runs),

@@ -1,5 +1,6 @@
 """uvicorn under cProfile in every thread (``python -m cProfile`` sees the main thread only,
-not the draw desk or the handlers' worker threads). Writes one merged pstats file at exit.
+not the draw desk or the handlers' worker threads), timing each thread's CPU (not wall time, in
+which idle threads waiting on locks would dominate). Writes one merged pstats file at exit.
 
     python -m ops.bench.profiled_server OUT.pstats <uvicorn arguments>
 """
@@ -9,8 +10,10 @@ from __future__ import annotations
 import atexit
 import cProfile
 import pstats
+import signal
 import sys
 import threading
+import time
 from types import FrameType
 from typing import Any
 
@@ -21,7 +24,7 @@ _profiles: list[cProfile.Profile] = []
 
 def _profile_this_thread(_frame: FrameType, _event: str, _arg: Any) -> None:
     # threading calls this on a new thread's first event; the profiler then replaces it
-    profile = cProfile.Profile()
+    profile = cProfile.Profile(time.thread_time)
     _profiles.append(profile)
     profile.enable()
 
@@ -37,8 +40,11 @@ def main() -> None:
     path, sys.argv = sys.argv[1], ["uvicorn", *sys.argv[2:]]
     import uvicorn.main
 
+    # uvicorn re-raises the SIGTERM it shut down on, after restoring the handler it found:
+    # this one turns it into an ordinary exit, so that the profile is written.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     threading.setprofile(_profile_this_thread)
-    main_thread = cProfile.Profile()
+    main_thread = cProfile.Profile(time.thread_time)
     _profiles.append(main_thread)
     atexit.register(_dump, path)
     main_thread.enable()

@@ -28,6 +28,7 @@ def test_a_tiny_run_reports_draws_wallet_reads_and_passing_checks(
             "0.5",
             "--workers",
             "1",
+            "--floor",
         ]
     )
 
@@ -44,3 +45,4 @@ def test_a_tiny_run_reports_draws_wallet_reads_and_passing_checks(
     assert draws["cpu_s"]["server"] > 0
     assert reads["statuses"] == {"200": reads["ok_responses"]}
     assert reads["reads_per_s"] > 0
+    assert run["health_live"]["statuses"] == {"200": run["health_live"]["ok_responses"]}
