@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -41,8 +42,15 @@ class Web:
         return self.api.system
 
     def project(self) -> None:
-        """Bring every read model up to the event log's head."""
-        self.api.project()
+        """Bring every read model up to the event log's head. A busy Postgres may refuse the
+        projector's lease connection, and the projector then skips its projections for that
+        pass: try again until every read model is at the head."""
+        for _ in range(50):
+            self.api.project()
+            if all(status.lag == 0 for status in self.system.projection_status()):
+                return
+            time.sleep(0.2)
+        pytest.fail(f"read models behind the head: {self.system.projection_status()}")
 
     def page(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.client.get(path, follow_redirects=False, **kwargs)
