@@ -89,14 +89,33 @@ class _Batch:
 _PART_NAMES = {"batch": "pool batch", "charge": "wallet record"}
 
 
+class _Played:
+    """A Draw's results, summed in one pass."""
+
+    __slots__ = ("bonus", "cash", "cost", "event", "ref", "rewards", "won")
+
+    def __init__(self, ref: Ref, event: Any) -> None:
+        self.ref, self.event = ref, event
+        self.won: list[dict[str, Any]] = []
+        self.cost = self.rewards = self.cash = self.bonus = 0
+        for r in event.results:
+            self.cost += int(r["cost"])
+            self.rewards += int(r["reward"])
+            if r["outcome"] == "won":
+                self.won.append(r)
+                if r["kind"] == "cash":
+                    self.cash += int(r["reward"])
+                elif r["kind"] == "bonus":
+                    self.bonus += int(r["reward"])
+
+
 class _Parts:
-    __slots__ = ("batch", "charge", "draw", "draw_ref")
+    __slots__ = ("batch", "charge", "played")
 
     def __init__(self) -> None:
         self.batch: _Batch | None = None
         self.charge: Charge | None = None
-        self.draw: Any = None
-        self.draw_ref: Ref | None = None
+        self.played: _Played | None = None
 
 
 def digest(row: tuple[Any, ...]) -> int:
@@ -109,10 +128,13 @@ def canonical_json(text: str | bytes) -> bytes:
     return msgspec.json.encode(msgspec.json.decode(text), order="sorted")
 
 
-def draw_row(event: Any) -> tuple[Any, ...]:
+def draw_row(event: Any, rewards: int | None = None) -> tuple[Any, ...]:
     """The columns of the ``draws`` read model after ``position`` that this Draw must have
-    (``results`` as canonical JSON, see ``canonical_json``)."""
+    (``results`` as canonical JSON, see ``canonical_json``); ``rewards``: Σ of its results'
+    rewards, if already summed."""
     results = event.results
+    if rewards is None:
+        rewards = sum(int(r["reward"]) for r in results)
     return (
         event.player_id,
         event.pool_key,
@@ -121,7 +143,7 @@ def draw_row(event: Any) -> tuple[Any, ...]:
         event.requested,
         len(results),
         event.cost_total,
-        sum(int(r["reward"]) for r in results),
+        rewards,
         iso(event.at),
         msgspec.json.encode(results, order="sorted"),
     )
@@ -174,35 +196,38 @@ class DrawChecks:
             self._offend("draws", "a second Draw record for the same request", ref)
             return
         self.requests += 1
-        self.digests[draw_id] = (ref[0], digest(draw_row(event)))
-        self._count(event)
+        played = _Played(ref, event)
+        self.digests[draw_id] = (ref[0], digest(draw_row(event, played.rewards)))
+        self._count(played)
         parts = self.pending.get(draw_id)
         if parts is None:
             parts = self.pending[draw_id] = _Parts()
-        parts.draw, parts.draw_ref = event, ref
+        parts.played = played
         self._complete(draw_id, parts)
 
-    def _count(self, event: Any) -> None:
-        won = [r for r in event.results if r["outcome"] == "won"]
-        paid = sum(int(r["reward"]) for r in won)
+    def _count(self, played: _Played) -> None:
+        event = played.event
         counts = self.pool_counts.setdefault(event.pool_key, [0, 0, 0, 0, 0, 0])
-        refused = 1 if event.status == "refused" else 0
-        for i, v in enumerate((1, refused, len(event.results), len(won), event.cost_total, paid)):
-            counts[i] += v
-        for r in won:
+        counts[0] += 1
+        counts[1] += event.status == "refused"
+        counts[2] += len(event.results)
+        counts[3] += len(played.won)
+        counts[4] += event.cost_total
+        counts[5] += played.cash + played.bonus
+        for r in played.won:
             prize = self.prize_counts.setdefault((event.pool_key, r["prize_id"]), [0, 0])
             prize[0] += 1
             prize[1] += int(r["reward"])
 
     def _complete(self, draw_id: str, parts: _Parts) -> None:
-        if parts.batch is None or parts.charge is None or parts.draw is None:
+        played = parts.played
+        if parts.batch is None or parts.charge is None or played is None:
             return
         del self.pending[draw_id]
-        assert parts.draw_ref is not None
-        self._check(parts.draw, parts.draw_ref, parts.charge, parts.batch)
+        self._check(played, parts.charge, parts.batch)
         batch = parts.batch
-        batch.won.extend(r["prize_id"] for r in parts.draw.results if r["outcome"] == "won")
-        batch.settled += len(parts.draw.results)
+        batch.won.extend(r["prize_id"] for r in played.won)
+        batch.settled += len(played.event.results)
         batch.remaining -= 1
         agrees = sorted(batch.won) == sorted(batch.wins) and batch.settled == batch.draws
         if batch.remaining == 0 and not agrees:
@@ -213,18 +238,16 @@ class DrawChecks:
                 batch.ref,
             )
 
-    def _check(self, draw: Any, ref: Ref, charge: Charge, batch: _Batch) -> None:
+    def _check(self, played: _Played, charge: Charge, batch: _Batch) -> None:
+        draw, ref = played.event, played.ref
         results: list[dict[str, Any]] = draw.results
-        won = [r for r in results if r["outcome"] == "won"]
-        cash = sum(int(r["reward"]) for r in won if r["kind"] == "cash")
-        bonus = sum(int(r["reward"]) for r in won if r["kind"] == "bonus")
         problems: list[str] = []
         if (draw.player_id, draw.pool_key) != (charge.player_id, charge.pool_key):
             problems.append(f"the wallet record is {charge.player_id}/{charge.pool_key}")
         if draw.pool_key != batch.pool_key:
             problems.append(f"it is in a batch of pool {batch.pool_key}")
         if draw.status == "settled":
-            problems += _settled_problems(draw, charge, won, cash, bonus, batch)
+            problems += _settled_problems(played, charge, batch)
         elif charge.settled or results or draw.cost_total:
             problems.append("a refused draw was charged or has results")
         if problems:
@@ -239,20 +262,20 @@ class DrawChecks:
             missing = [
                 name
                 for name, part in (
-                    ("Draw", parts.draw),
+                    ("Draw", parts.played),
                     ("wallet record", parts.charge),
                     ("pool batch", parts.batch),
                 )
                 if part is None
             ]
-            ref = parts.draw_ref or (parts.charge.ref if parts.charge else None)
+            ref = parts.played.ref if parts.played else None
+            ref = ref or (parts.charge.ref if parts.charge else None)
             ref = ref or (parts.batch.ref if parts.batch else (0, draw_id, ""))
             self._offend("draws", f"draw {draw_id} has no {' and no '.join(missing)}", ref)
 
 
-def _settled_problems(
-    draw: Any, charge: Charge, won: list[dict[str, Any]], cash: int, bonus: int, batch: _Batch
-) -> list[str]:
+def _settled_problems(played: _Played, charge: Charge, batch: _Batch) -> list[str]:
+    draw, cost, cash, bonus = played.event, played.cost, played.cash, played.bonus
     results: list[dict[str, Any]] = draw.results
     problems: list[str] = []
     if not charge.settled:
@@ -261,7 +284,6 @@ def _settled_problems(
         problems.append(f"{len(results)} results for {draw.requested} requested draws")
     if any(r["outcome"] not in {"won", "miss"} for r in results):
         problems.append("a result is neither won nor miss")
-    cost = sum(int(r["cost"]) for r in results)
     if (cost, draw.cost_total, cash, bonus) != (
         charge.cost_total,
         charge.cost_total,
@@ -273,7 +295,7 @@ def _settled_problems(
             f" bonus; the wallet charged {charge.cost_total} and credited {charge.cash_won} cash"
             f" and {charge.bonus_won} bonus"
         )
-    for r in won:
+    for r in played.won:
         if r["prize_id"] != r.get("arm") or batch.prizes.get(r["prize_id"]) != (
             r["kind"],
             r["reward"],

@@ -22,13 +22,26 @@ from ops.audit.payment_checks import PaymentChecks
 from ops.audit.pool_checks import check_wins
 from ops.audit.report import Findings, Offence
 
-__all__ = ["LedgerFold", "WalletFacts"]
+__all__ = ["Account", "LedgerFold", "WalletFacts"]
 
 # Aggregates recorded by one event only (their stream is version 1 and nothing else).
 _SINGLE_EVENT = {"Draw", "Receipt"}
 # Aggregates folded here (payments and pools); wallets are folded as postings and facts.
 _FOLDED = {"PrizePool", "Deposit", "Withdrawal"}
 _NEVER_NEGATIVE = ("player:", "pool:")
+
+
+class Account:
+    """One ledger account in one currency; a player's account holds its history line too."""
+
+    __slots__ = ("balance", "line", "postings", "watched")
+
+    def __init__(self, watched: bool) -> None:
+        self.balance = 0
+        self.postings = 0
+        self.watched = watched  # may never go negative
+        # The player's [Σ amount, postings, Σ notification id] for the history read model.
+        self.line: list[int] | None = None
 
 
 class WalletFacts:
@@ -62,7 +75,8 @@ class LedgerFold:
         self.position = 0
         self.events = 0
         self.earlier = 0
-        self.accounts: dict[tuple[str, str], list[int]] = {}  # -> [balance, postings]
+        self._accounts: dict[tuple[str, str], Account] = {}  # (account, currency) ->
+        self.money_events = 0
         # (player, balance, currency) -> [Σ amount, postings, Σ notification id]
         self.player_postings: dict[tuple[str, str, str], list[int]] = {}
         self.versions: dict[UUID, int] = {}
@@ -105,7 +119,6 @@ class LedgerFold:
         self.events += 1
         self._sequence(notification, ref)
         self._version(notification, name, ref)
-        self.findings["events"].checked += 1
         try:
             event = self._mapper.to_domain_event(notification)
         except Exception as error:
@@ -122,19 +135,17 @@ class LedgerFold:
             self._apply(event, ref)
 
     def _sequence(self, notification: Notification, ref: Ref) -> None:
-        check = self.findings["notification_ids"]
-        check.checked += 1
         expected = self.position + 1
         self.position = notification.id
         if notification.id == expected or 0 < notification.id < self._report_from:
             return
+        check = self.findings["notification_ids"]
         offence = Offence(
             f"ids {expected}..{notification.id - 1} are missing", notification.id, ref[1], ref[2]
         )
         (check.fail if self._gaps_fail else check.warn)(offence)
 
     def _version(self, notification: Notification, kind_name: str, ref: Ref) -> None:
-        self.findings["versions"].checked += 1
         version = notification.originator_version
         kind = kind_name.partition(".")[0]
         if kind in _SINGLE_EVENT:
@@ -157,34 +168,43 @@ class LedgerFold:
             return
         if not postings:
             return
-        self.findings["postings"].checked += 1
-        self.findings["balances"].checked += 1
-        sums: dict[str, int] = {}
-        watched: list[tuple[str, str, list[int]]] = []
+        self.money_events += 1
+        total, currency, watched, mixed = 0, postings[0].currency, False, False
         for p in postings:
-            key = (p.account, p.currency)
-            account = self.accounts.get(key)
+            account = self._accounts.get((p.account, p.currency))
             if account is None:
-                account = self.accounts[key] = [0, 0]
-            account[0] += p.amount_minor
-            account[1] += 1
-            sums[p.currency] = sums.get(p.currency, 0) + p.amount_minor
-            if p.account.startswith(_NEVER_NEGATIVE):
-                watched.append((p.account, p.currency, account))
-            if p.account.startswith("player:"):
-                owner, _, balance = p.account[7:].rpartition(":")
-                line = self.player_postings.get((owner, balance, p.currency))
-                if line is None:
-                    line = self.player_postings[(owner, balance, p.currency)] = [0, 0, 0]
-                line[0] += p.amount_minor
+                account = self._open_account(p.account, p.currency)
+            amount = p.amount_minor
+            account.balance += amount
+            account.postings += 1
+            line = account.line
+            if line is not None:
+                line[0] += amount
                 line[1] += 1
                 line[2] += ref[0]
-        unbalanced = {c: s for c, s in sums.items() if s}
-        if unbalanced:
-            self.offend("postings", f"postings do not sum to zero: {unbalanced}", ref)
-        for account_name, currency, account in watched:
-            if account[0] < 0:
-                self.offend("balances", f"{account_name} goes to {account[0]} {currency}", ref)
+            watched |= account.watched
+            total += amount
+            mixed |= p.currency != currency
+        if total or mixed:  # per currency, then
+            sums: dict[str, int] = {}
+            for p in postings:
+                sums[p.currency] = sums.get(p.currency, 0) + p.amount_minor
+            unbalanced = {c: v for c, v in sums.items() if v}
+            if unbalanced:
+                self.offend("postings", f"postings do not sum to zero: {unbalanced}", ref)
+        if watched:
+            for p in postings:
+                account = self._accounts[(p.account, p.currency)]
+                if account.watched and account.balance < 0:
+                    message = f"{p.account} goes to {account.balance} {p.currency}"
+                    self.offend("balances", message, ref)
+
+    def _open_account(self, name: str, currency: str) -> Account:
+        account = self._accounts[(name, currency)] = Account(name.startswith(_NEVER_NEGATIVE))
+        if name.startswith("player:"):
+            owner, _, balance = name[7:].rpartition(":")
+            account.line = self.player_postings.setdefault((owner, balance, currency), [0, 0, 0])
+        return account
 
     def _apply(self, event: Any, ref: Ref) -> None:
         aggregate = self.aggregates.get(event.originator_id)
@@ -250,19 +270,26 @@ class LedgerFold:
     # ---- the end -------------------------------------------------------------------------------
 
     def balance(self, account: str, currency: str) -> int:
-        found = self.accounts.get((account, currency))
-        return found[0] if found else 0
+        found = self._accounts.get((account, currency))
+        return found.balance if found else 0
+
+    def accounts(self) -> dict[tuple[str, str], tuple[int, int]]:
+        """(account, currency) -> (balance, postings): the trial balance."""
+        return {k: (a.balance, a.postings) for k, a in self._accounts.items()}
 
     def totals(self) -> dict[str, int]:
         """Σ of every account per currency (zero in a sound ledger)."""
         totals: dict[str, int] = {}
-        for (_, currency), (balance, _) in self.accounts.items():
-            totals[currency] = totals.get(currency, 0) + balance
+        for (_, currency), account in self._accounts.items():
+            totals[currency] = totals.get(currency, 0) + account.balance
         return totals
 
     def finish(self) -> None:
         """The checks that need the whole log: unmatched draws, payment end states, locks,
         pool funds, and the ledger's totals."""
+        for name in ("events", "notification_ids", "versions"):
+            self.findings[name].checked = self.events
+        self.findings["postings"].checked = self.findings["balances"].checked = self.money_events
         self.draws.finish()
         self.payments.finish(self.balance, self._currency_of, self.players)
         self.findings["deposits"].checked += len(self.payments.credits)

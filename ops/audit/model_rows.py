@@ -83,7 +83,7 @@ def history(tx: ReadTx, view: LedgerView, fold: LedgerFold, to: Comparison) -> N
 
 
 def trial_balance(tx: ReadTx, view: LedgerView, fold: LedgerFold, to: Comparison) -> None:
-    expected = {k: tuple(v) for k, v in fold.accounts.items()}
+    expected: dict[Any, tuple[Any, ...]] = dict(fold.accounts())
     rows = _select(tx, view, "accounts", ("account", "currency", "balance", "postings"))
     to.diff(("balance", "postings"), expected, rows)
 
