@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cached_property
 
 from application.accounts import Accounts
@@ -14,6 +15,7 @@ from application.commands import Commands, RetryPolicy
 from application.config import Config
 from application.deposits import Deposits
 from application.draws import Draws
+from application.expiry import Expiry
 from application.ledger import Ledger
 from application.missions import Missions
 from application.operators import Operators
@@ -22,6 +24,7 @@ from application.payout_methods import PayoutMethodsService
 from application.pools import Pools, SeedSource, new_server_seed
 from application.ports import PasswordHasher
 from application.rewards import RewardGranter, Rewards
+from application.risk import AutoFreeze
 from application.wallets import Wallets
 from application.withdrawals import Withdrawals
 from domain.config import ConfigValues
@@ -33,6 +36,7 @@ from infrastructure.projector import ProjectionStatus, Projector
 from infrastructure.readstore import PostgresReadStore, SqliteReadStore
 from infrastructure.sandbox_payments import SandboxProvider
 from infrastructure.settings import Settings
+from infrastructure.sweeper import Sweeper
 from infrastructure.totp import PyotpCodes
 from projections.catalog import build
 from projections.queries import ReadModels
@@ -128,6 +132,31 @@ class System:
     def adjustments(self) -> Adjustments:
         """Manual balance corrections under maker-checker."""
         return Adjustments(self.commands, self.clock)
+
+    def expiry(self) -> Expiry:
+        """Expires deposits and withdrawals left open past PRIZELEDGER_DEPOSIT_EXPIRY_S and
+        PRIZELEDGER_WITHDRAWAL_REVIEW_EXPIRY_S."""
+        s = self.settings
+        return Expiry(
+            self.commands,
+            self.deposits,
+            self.withdrawals,
+            self.read_models,
+            self.clock,
+            deposit_after=timedelta(seconds=s.deposit_expiry_s),
+            withdrawal_after=timedelta(seconds=s.withdrawal_review_expiry_s),
+        )
+
+    def autofreeze(self) -> AutoFreeze:
+        """Freezes withdrawals at PRIZELEDGER_RISK_AUTOFREEZE_SCORE (does nothing when unset)."""
+        threshold = self.settings.risk_autofreeze_score
+        return AutoFreeze(self.commands, self.wallets, self.read_models, threshold)
+
+    def sweeper(self, poll_s: float = 5.0) -> Sweeper:
+        """Runs ``expiry`` and ``autofreeze`` every ``poll_s``; on Postgres one per deployment."""
+        postgres = None if self.settings.embedded else self.settings.database_url
+        jobs = [("expiry", self.expiry().run_once), ("autofreeze", self.autofreeze().run_once)]
+        return Sweeper(jobs, conninfo=postgres, lease_scope=self.settings.schema, poll_s=poll_s)
 
     def close(self) -> None:
         if self._live_bus is not None:

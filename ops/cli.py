@@ -125,7 +125,8 @@ def _migrate(_: argparse.Namespace) -> int:
 
 def _projector(args: argparse.Namespace) -> int:
     """Run projections until SIGTERM/SIGINT: catch up in batches, then follow new events.
-    Also delivers the notification outbox and, with Redis, publishes live updates."""
+    Also delivers the notification outbox, expires stale requests and auto-freezes risky
+    players (the sweeper), and, with Redis, publishes live updates."""
     from infrastructure.bootstrap import bootstrap
 
     system = bootstrap()
@@ -141,6 +142,8 @@ def _projector(args: argparse.Namespace) -> int:
     workers = [threading.Thread(target=projector.run, args=(stop,), name="projector")]
     if not args.no_mail:  # safe in every projector process: workers claim different rows
         workers.append(threading.Thread(target=system.notifier().run, args=(stop,), name="mail"))
+    if not args.no_sweep:  # one sweeper per deployment acts (a lease); the others stand by
+        workers.append(threading.Thread(target=system.sweeper().run, args=(stop,), name="sweep"))
     # The reward centre grants what its read model says is due (idempotent: safe anywhere).
     granter = system.reward_granter()
     workers.append(threading.Thread(target=granter.run, args=(stop,), name="rewards"))
@@ -251,6 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     projector.add_argument("--no-mail", action="store_true", help="do not deliver the outbox")
     projector.add_argument("--no-live", action="store_true", help="do not publish live updates")
+    projector.add_argument(
+        "--no-sweep", action="store_true", help="do not expire requests nor auto-freeze"
+    )
     projector.set_defaults(handler=_projector)
     projections = commands.add_parser("projections", help="inspect or rebuild read models")
     sub = projections.add_subparsers(dest="action", required=True)

@@ -99,9 +99,9 @@ def metrics(state: State) -> Response[bytes]:
 
 
 class _EmbeddedWorkers:
-    """In the embedded mode the projections, the live feed and the mail notifier run in the
-    app's process (SQLite has no notifications to wake separate ones); in production they run
-    in the ``prizeledger projector`` process."""
+    """In the embedded mode the projections, the live feed, the mail notifier and the sweeper
+    (expiry, auto-freeze) run in the app's process (SQLite has no notifications to wake
+    separate ones); in production they run in the ``prizeledger projector`` process."""
 
     def __init__(self, system: System) -> None:
         self._system = system
@@ -116,6 +116,7 @@ class _EmbeddedWorkers:
             ("projector", self._system.projector().run),
             ("notifier", self._system.notifier().run),
             ("rewards", self._system.reward_granter().run),
+            ("sweeper", self._system.sweeper().run),
         ):
             thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
             thread.start()

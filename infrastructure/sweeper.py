@@ -1,0 +1,59 @@
+"""The Sweeper runs the process managers that act on the read models by themselves — expiry of
+stale requests (``application.expiry``) and risk auto-freeze (``application.risk``) — every
+``poll_s``, in the projector process (and in the app's process when embedded).
+
+Their commands are idempotent by construction (deterministic request ids), so two sweepers could
+never act twice on one request; still, on Postgres one per deployment holds the lease (the
+projector's ``Leases``) so that the others do not redo its work.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+
+from infrastructure.projector import Leases
+
+__all__ = ["LEASE", "Sweeper"]
+
+log = logging.getLogger(__name__)
+
+LEASE = "sweeper"  # the advisory lock's name, next to the projections' (none is called so)
+
+
+class Sweeper:
+    def __init__(
+        self,
+        jobs: Sequence[tuple[str, Callable[[], object]]],
+        *,
+        conninfo: str | None = None,
+        lease_scope: str = "public",
+        poll_s: float = 5.0,
+    ) -> None:
+        """``jobs``: (name, run once) pairs; ``conninfo`` (Postgres) enables the lease."""
+        self._jobs = list(jobs)
+        self._leases = Leases(conninfo, lease_scope)
+        self._poll_s = poll_s
+
+    def run_once(self) -> bool:
+        """Run every job once if this process holds the lease; False while a standby."""
+        self._leases.check()
+        if not self._leases.acquire(LEASE):
+            return False
+        for name, job in self._jobs:
+            try:
+                job()
+            except Exception as error:  # the store went away, say: the next round tries again
+                log.warning("sweeper job %s failed: %r", name, error)
+        return True
+
+    def run(self, stop: threading.Event) -> None:
+        """Until ``stop`` is set: a round every ``poll_s``. Never raises."""
+        while not stop.is_set():
+            try:
+                self.run_once()
+            except Exception as error:
+                log.warning("sweeper round failed: %r", error)
+            stop.wait(self._poll_s)
+        self._leases.close()
