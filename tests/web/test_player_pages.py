@@ -93,6 +93,12 @@ def test_a_form_without_its_csrf_token_is_refused(web: Web) -> None:
         assert refused.status_code == 403
         assert "This form has expired" in refused.text
     assert web.system.read_models.deposits(None, None, None, 10).rows == []
+    # A token is bound to the session it was shown in: another session's is no use.
+    stale = web.hidden("/deposit")
+    web.submit("/logout", {}, page="/wallet")
+    web.register()
+    replayed = web.client.post("/deposit", data={**stale, "amount": "5"})
+    assert replayed.status_code == 403
     # The API's Bearer routes stay exempt: no CSRF token needed there.
     api = web.client.post(
         "/api/v1/auth/register",

@@ -5,8 +5,9 @@ session, CSRF, the signed-in player, and refusals turned into translated inline 
   a key derived from the JWT secret; every request checks that the session is still open,
   exactly like a Bearer token's (revoking it ends both). HttpOnly, SameSite=Lax, Secure unless
   served over plain http on localhost.
-- CSRF: a signed double-submit token. ``pl_csrf`` (HttpOnly) holds it; every form carries it in
-  the ``csrf`` field; ``check_csrf`` refuses any unsafe request whose field does not match.
+- CSRF: ``pl_csrf`` (HttpOnly) holds a signed random secret; every form carries, in its
+  ``csrf`` field, an HMAC of that secret and the session it was rendered in; ``check_csrf``
+  refuses any unsafe request whose field does not match.
   The API's Bearer routes live outside the web router and are never CSRF-checked.
 """
 
@@ -168,8 +169,8 @@ def _cookie(request: Req, key: str, value: str, max_age: int | None) -> Cookie:
     )
 
 
-def csrf_token(request: Req) -> str:
-    """The request's CSRF token: the cookie's when it is ours, else a new one (set by
+def _csrf_cookie(request: Req) -> str:
+    """The browser's CSRF secret: the cookie's when it is ours, else a new one (set by
     ``render`` on the response)."""
     given = request.cookies.get(CSRF_COOKIE)
     if given and _kit(request).signer.unsign(given):
@@ -179,6 +180,14 @@ def csrf_token(request: Req) -> str:
         made = _kit(request).signer.sign(secrets.token_hex(16))
         request.state["csrf_new"] = made
     return made
+
+
+def csrf_token(request: Req) -> str:
+    """What a form carries: the cookie's secret bound to the session it is shown in, so a
+    cookie planted from a sibling domain is no use without the victim's own session."""
+    caller = session_of(request)
+    session = caller.session_id if caller else ""
+    return _kit(request).signer.sign(f"csrf|{_csrf_cookie(request)}|{session}").rpartition(".")[2]
 
 
 async def check_csrf(request: Req) -> None:
@@ -192,7 +201,7 @@ async def check_csrf(request: Req) -> None:
         isinstance(sent, str)
         and cookie
         and _kit(request).signer.unsign(cookie)
-        and hmac.compare_digest(sent, cookie)
+        and hmac.compare_digest(sent, csrf_token(request))
     ):
         raise CsrfRefused
 
