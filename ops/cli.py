@@ -111,22 +111,25 @@ def _operators_create(args: argparse.Namespace) -> int:
     return 0
 
 
-def _migrate(_: argparse.Namespace) -> int:
-    """Create the event store and read-model tables (idempotent)."""
-    from infrastructure.bootstrap import bootstrap
+def _migrate(args: argparse.Namespace) -> int:
+    """Create or update the event store, every read model and the outboxes (idempotent: a
+    second run creates nothing)."""
+    from infrastructure.migrate import migrate
 
-    system = bootstrap()
-    system.projector()  # creates every projection's tables at its active version
-    where = "embedded SQLite" if system.settings.embedded else "Postgres"
-    system.close()
-    print(f"event store and read models ready ({where})")
+    done = migrate()
+    if args.json:
+        print(json.dumps(asdict(done), indent=2))
+        return 0
+    print(f"event store and read models ready ({done.where}): {len(done.tables)} tables")
+    print(f"created: {', '.join(done.created)}" if done.created else "nothing to create")
+    for stale in done.behind:
+        print(f"read model behind the code ({stale}): prizeledger projections rebuild NAME")
     return 0
 
 
 def _projector(args: argparse.Namespace) -> int:
     """Run projections until SIGTERM/SIGINT: catch up in batches, then follow new events.
-    Also delivers the notification outbox, expires stale requests and auto-freezes risky
-    players (the sweeper), and, with Redis, publishes live updates."""
+    Also delivers the notification outbox and, with Redis, publishes live updates."""
     from infrastructure.bootstrap import bootstrap
 
     system = bootstrap()
@@ -142,8 +145,6 @@ def _projector(args: argparse.Namespace) -> int:
     workers = [threading.Thread(target=projector.run, args=(stop,), name="projector")]
     if not args.no_mail:  # safe in every projector process: workers claim different rows
         workers.append(threading.Thread(target=system.notifier().run, args=(stop,), name="mail"))
-    if not args.no_sweep:  # one sweeper per deployment acts (a lease); the others stand by
-        workers.append(threading.Thread(target=system.sweeper().run, args=(stop,), name="sweep"))
     # The reward centre grants what its read model says is due (idempotent: safe anywhere).
     granter = system.reward_granter()
     workers.append(threading.Thread(target=granter.run, args=(stop,), name="rewards"))
@@ -245,7 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="read the password from the first line of stdin (and the TOTP code from the next)",
     )
     create.set_defaults(handler=_operators_create)
-    commands.add_parser("migrate", help=_migrate.__doc__).set_defaults(handler=_migrate)
+    migrate = commands.add_parser("migrate", help=_migrate.__doc__)
+    migrate.add_argument("--json", action="store_true")
+    migrate.set_defaults(handler=_migrate)
     projector = commands.add_parser("projector", help=_projector.__doc__)
     projector.add_argument("names", nargs="*", help="projections to run (default: all)")
     projector.add_argument("--batch", type=int, default=1_000, help="events per transaction")
@@ -254,9 +257,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     projector.add_argument("--no-mail", action="store_true", help="do not deliver the outbox")
     projector.add_argument("--no-live", action="store_true", help="do not publish live updates")
-    projector.add_argument(
-        "--no-sweep", action="store_true", help="do not expire requests nor auto-freeze"
-    )
     projector.set_defaults(handler=_projector)
     projections = commands.add_parser("projections", help="inspect or rebuild read models")
     sub = projections.add_subparsers(dest="action", required=True)
