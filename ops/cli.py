@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 
 from ops.audit.cli import register as register_audit_commands
+from ops.demo.cli import register as register_demo_commands
 
 __all__ = ["main"]
 
@@ -249,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help=_migrate.__doc__)
     migrate.add_argument("--json", action="store_true")
     migrate.set_defaults(handler=_migrate)
+    register_demo_commands(commands)  # seed-demo
     projector = commands.add_parser("projector", help=_projector.__doc__)
     projector.add_argument("names", nargs="*", help="projections to run (default: all)")
     projector.add_argument("--batch", type=int, default=1_000, help="events per transaction")
