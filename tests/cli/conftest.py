@@ -44,6 +44,7 @@ class Store:
     draws: dict[str, str] = field(default_factory=dict)  # name -> draw id
     deposits: dict[str, str] = field(default_factory=dict)
     withdrawals: dict[str, str] = field(default_factory=dict)
+    data_dir: Path | None = None  # the embedded store's directory (its secrets are kept there)
 
     @property
     def table(self) -> str:
@@ -63,13 +64,16 @@ class Store:
 
     def env(self) -> dict[str, str]:
         assert self.settings.database_url is not None
-        return {
+        env = {
             **os.environ,
             "DATABASE_URL": self.settings.database_url,
             "PRIZELEDGER_SCHEMA": self.settings.schema,
             "PRIZELEDGER_LOG_LEVEL": "WARNING",
             "POSTGRES_POOL_SIZE": "2",  # the server's connections are shared by parallel runs
         }
+        if self.data_dir is not None:
+            env["PRIZELEDGER_DATA_DIR"] = str(self.data_dir)
+        return env
 
     def project(self) -> None:
         """Catch every read model up, then release the projector's lease and connections."""
@@ -168,16 +172,31 @@ def _seed(store: Store) -> None:
     store.project()
 
 
-@pytest.fixture
-def store(
-    pg_settings: Settings, clock: SteppingClock, monkeypatch: pytest.MonkeyPatch
+def _seeded(
+    settings: Settings, clock: SteppingClock, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Store]:
     # Event timestamps follow the test's clock, so --as-of and export windows are exact.
     monkeypatch.setattr("eventsourcing.domain.datetime_now_with_tzinfo", clock)
     counter = itertools.count(1)
-    settings = dataclasses.replace(pg_settings, pool_size=4)
     system = bootstrap(settings, clock=clock, seeds=lambda: f"server-seed-{next(counter):032d}")
-    built = Store(settings, system, clock)
+    built = Store(settings, system, clock, data_dir=settings.data_dir)
     _seed(built)
     yield built
     system.close()
+
+
+@pytest.fixture
+def store(
+    pg_settings: Settings, clock: SteppingClock, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Store]:
+    """The seeded history on Postgres, in a schema of this test's own."""
+    yield from _seeded(dataclasses.replace(pg_settings, pool_size=4), clock, monkeypatch)
+
+
+@pytest.fixture
+def embedded_store(
+    tmp_path: Path, clock: SteppingClock, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Store]:
+    """The seeded history in the embedded SQLite files, as ``prizeledger run`` keeps them."""
+    settings = Settings(database_url=f"sqlite:{tmp_path / 'ledger.sqlite'}", data_dir=tmp_path)
+    yield from _seeded(settings, clock, monkeypatch)
