@@ -26,15 +26,53 @@ __all__ = ["main"]
 
 def _run(args: argparse.Namespace) -> int:
     """Run the embedded all-in-one system (SQLite + in-memory stand-ins unless configured):
-    the player app and the operator app in one process, sharing one System."""
+    the player app and the operator app in one process, sharing one System. An empty store
+    gets the demo data first; the demo's logins are printed after the two URLs."""
+    from infrastructure.bootstrap import bootstrap
+    from ops.demo.cli import logins, on_first_start
+
+    system = bootstrap()
+    try:
+        demo = on_first_start(system)
+    finally:
+        system.close()  # the apps build their own (one System per process, in serve)
     print(f"prizeledger player app: http://{args.host}:{args.port}/", flush=True)
     print(
         f"prizeledger operator console: http://{args.admin_host}:{args.admin_port}/schema",
         flush=True,
     )
+    if demo is not None:
+        print(logins(demo), flush=True)
     # By name: the CLI does not import the web apps (import-linter contract).
     serve = importlib.import_module("interfaces.serve").serve
     serve(args.host, args.port, args.admin_host, args.admin_port)
+    return 0
+
+
+def _api(args: argparse.Namespace) -> int:
+    """Run the player app alone (production: several workers behind the reverse proxy; the
+    projector runs as its own process)."""
+    import uvicorn
+
+    from infrastructure.settings import Settings
+
+    if args.workers > 1 and Settings.from_env().embedded:
+        print(
+            "prizeledger api: the embedded SQLite store takes one process; set DATABASE_URL"
+            " for more workers",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"prizeledger player app: http://{args.host}:{args.port}/", flush=True)
+    uvicorn.run(
+        "interfaces.player.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="info",
+        timeout_graceful_shutdown=args.graceful_s,
+    )
     return 0
 
 
@@ -224,10 +262,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help=_run.__doc__)
-    run.add_argument("--host", default=os.environ.get("PRIZELEDGER_HOST", "127.0.0.1"))
-    run.add_argument("--port", type=int, default=int(os.environ.get("PRIZELEDGER_PORT", "8000")))
+    _player_address(run)
     _admin_address(run)
     run.set_defaults(handler=_run)
+    api = commands.add_parser("api", help=_api.__doc__)
+    _player_address(api)
+    api.add_argument("--workers", type=int, default=1, help="worker processes (Postgres only)")
+    api.add_argument(
+        "--graceful-s", type=int, default=10, help="seconds open requests get on SIGTERM"
+    )
+    api.set_defaults(handler=_api)
     admin = commands.add_parser("admin", help=_admin.__doc__)
     _admin_address(admin)
     admin.set_defaults(handler=_admin)
@@ -271,6 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.set_defaults(handler=_rebuild)
     register_audit_commands(commands)  # verify, verify-draw, replay, events, export
     return parser
+
+
+def _player_address(parser: argparse.ArgumentParser) -> None:
+    env = os.environ
+    parser.add_argument("--host", default=env.get("PRIZELEDGER_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(env.get("PRIZELEDGER_PORT", "8000")))
 
 
 def _admin_address(parser: argparse.ArgumentParser) -> None:
