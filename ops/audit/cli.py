@@ -59,7 +59,11 @@ def _verify(commands: Any) -> None:
         help="fold up to notification N (default: the head when the audit starts)",
     )  # fmt: skip
     parser.add_argument(
-        "--show", type=int, default=10, metavar="N", help="offending events listed per check"
+        "--show",
+        type=int,
+        default=10,
+        metavar="N",
+        help="offending events listed per check (default 10)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON report on stdout")
     parser.set_defaults(handler=_lazy("ops.audit.verify:run"))
@@ -96,7 +100,10 @@ def _replay(commands: Any) -> None:
     parser.add_argument("kind", choices=REPLAY_KINDS)
     parser.add_argument("id", metavar="ID")
     at = parser.add_mutually_exclusive_group()
-    at.add_argument("--as-of", metavar="ISO_TIME", help="after the last event at or before it")
+    at.add_argument(
+        "--as-of", metavar="ISO_TIME",
+        help="after the last event at or before this time (no offset: UTC)",
+    )  # fmt: skip
     at.add_argument("--to-version", type=int, metavar="N", help="at version N")
     parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
     parser.set_defaults(handler=_lazy("ops.audit.replay:run"))
@@ -132,13 +139,22 @@ def _export(commands: Any) -> None:
             " manifest.json (rows and SHA-256 of each file, notification ids scanned and"
             " included, trial-balance totals). Amounts are integers in minor units.",
         )
-        sub.add_argument("--from", dest="since", metavar="ISO", help="events at or after (UTC)")
-        sub.add_argument("--to", dest="until", metavar="ISO", help="events before (UTC)")
+        sub.add_argument(
+            "--from", dest="since", metavar="ISO",
+            help="events at or after this time (no offset: UTC; default: the first)",
+        )  # fmt: skip
+        sub.add_argument(
+            "--to", dest="until", metavar="ISO",
+            help="events before this time (no offset: UTC; default: up to the head)",
+        )  # fmt: skip
         sub.add_argument(
             "--format", choices=["csv", "parquet"], default="csv",
             help="csv; parquet is refused (it needs pyarrow, which is not installed)",
         )  # fmt: skip
-        sub.add_argument("--out", required=True, metavar="DIR", help="a new or empty directory")
+        sub.add_argument(
+            "--out", required=True, metavar="DIR",
+            help="where to write (created if missing; refused if it already holds an export)",
+        )  # fmt: skip
         sub.add_argument("--json", action="store_true", help="print the manifest as JSON")
         sub.set_defaults(handler=_lazy("ops.audit.export:run_export"))
     check = kinds.add_parser(
