@@ -96,6 +96,9 @@ class Leases:
         self._scope = scope
         self._conn: psycopg.Connection[Any] | None = None
         self._held: set[str] = set()
+        # An acquire failed for want of a connection (not because another holds the lease);
+        # whoever cares resets it before trying.
+        self.unreachable = False
 
     def _key(self, name: str) -> int:
         digest = hashlib.sha256(f"prizeledger:{self._scope}:{name}".encode()).digest()
@@ -121,8 +124,10 @@ class Leases:
             row = self._conn.execute(
                 "SELECT pg_try_advisory_lock(%s)", (self._key(name),)
             ).fetchone()
-        except psycopg.Error:
+        except psycopg.Error as error:
+            log.warning("cannot reach Postgres for the lease of %s: %s", name, error)
             self.close()
+            self.unreachable = True
             return False
         if row and row[0]:
             self._held.add(name)
@@ -263,8 +268,15 @@ class Projector:
             self.prepare()
         deadline = time.monotonic() + timeout_s
         try:
-            while self.step() and time.monotonic() < deadline:
-                pass
+            while time.monotonic() < deadline:
+                self._leases.unreachable = False
+                if self.step():
+                    continue
+                if not self._leases.unreachable:
+                    break  # caught up (or another process holds the lease)
+                # No connection for a lease (the server is full or restarting): "everything
+                # recorded so far" is not applied yet, so try again instead of returning.
+                time.sleep(0.2)
         finally:
             self.close()
 
