@@ -29,13 +29,13 @@ from infrastructure.throttle import InMemoryThrottle, RedisThrottle, Throttle
 from infrastructure.tokens import AccessTokens
 from interfaces.http import HttpMetrics, RequestContext
 from interfaces.player import auth, live, money, play, rewards, wallet
-from interfaces.player.web import web_kit, web_router
 from interfaces.player.security import (
     Authenticator,
     Limits,
     provide_caller,
     provide_idempotency,
 )
+from interfaces.player.web import web_kit, web_router
 from interfaces.problems import ApiError, exception_handlers
 
 __all__ = ["create_app"]
