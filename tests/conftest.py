@@ -105,7 +105,7 @@ def pg_settings(postgres_url: str) -> Iterator[Settings]:
     schema = f"t_{secrets.token_hex(6)}"
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
-    yield Settings(database_url=postgres_url, pool_size=20, schema=schema, **FAST_ARGON2)
+    yield Settings(database_url=postgres_url, pool_size=8, schema=schema, **FAST_ARGON2)
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
