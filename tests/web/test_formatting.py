@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from interfaces.player.pages.formatting import money, parse_amount, when
+from interfaces.web.formatting import money, parse_amount, when
 
 
 @pytest.mark.parametrize(

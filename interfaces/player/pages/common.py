@@ -14,10 +14,7 @@ session, CSRF, the signed-in player, and refusals turned into translated inline 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
-import secrets
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,15 +23,16 @@ from typing import Any, TypeVar
 import jinja2
 import msgspec
 from litestar import Request, Response
-from litestar.datastructures import Cookie, State
+from litestar.datastructures import State
 from litestar.params import URLEncodedBody
 from litestar.response import Redirect
 
 from domain.errors import DomainError
 from interfaces.i18n import LANG_COOKIE, Translations
-from interfaces.player.pages.formatting import FILTERS
 from interfaces.player.security import IDEMPOTENCY_KEY, Authenticator, Caller
 from interfaces.problems import ApiError
+from interfaces.web.cookies import Csrf, Signer, http_only_cookie
+from interfaces.web.formatting import FILTERS
 
 __all__ = [
     "CSRF_FIELD",
@@ -75,25 +73,6 @@ class CsrfRefused(Exception):
     """An unsafe request without the form's CSRF token."""
 
 
-class Signer:
-    """HMAC-SHA256 signatures for cookie values (a key of their own, derived from the JWT
-    secret, so a cookie can never be replayed as a token or the other way round)."""
-
-    def __init__(self, secret: str) -> None:
-        self._key = hmac.new(secret.encode(), b"prizeledger web cookies", hashlib.sha256).digest()
-
-    def sign(self, value: str) -> str:
-        mac = hmac.new(self._key, value.encode(), hashlib.sha256).hexdigest()
-        return f"{value}.{mac}"
-
-    def unsign(self, signed: str | None) -> str | None:
-        if not signed:
-            return None
-        value, _, mac = signed.rpartition(".")
-        expected = hmac.new(self._key, value.encode(), hashlib.sha256).hexdigest()
-        return value if value and hmac.compare_digest(mac, expected) else None
-
-
 @dataclass(frozen=True)
 class WebKit:
     """The web pages' shared machinery, built once per app (``state.web``)."""
@@ -103,6 +82,7 @@ class WebKit:
     signer: Signer
     session_ttl_s: int
     currency: str
+    csrf: Csrf
 
     @classmethod
     def build(cls, jwt_secret: str, session_ttl_s: int, currency: str) -> WebKit:
@@ -114,7 +94,9 @@ class WebKit:
             lstrip_blocks=True,
         )
         env.filters.update(FILTERS)
-        return cls(env, Translations(HERE / "locales"), Signer(jwt_secret), session_ttl_s, currency)
+        signer = Signer(jwt_secret)
+        translations = Translations(HERE / "locales")
+        return cls(env, translations, signer, session_ttl_s, currency, Csrf(signer, CSRF_COOKIE))
 
 
 def _kit(request: Req) -> WebKit:
@@ -150,59 +132,21 @@ def money_key(key: str) -> str:
     return key
 
 
-def _secure(request: Req) -> bool:
-    return not (
-        request.url.scheme == "http"
-        and (request.url.hostname or "") in {"localhost", "127.0.0.1", "::1"}
-    )
-
-
-def _cookie(request: Req, key: str, value: str, max_age: int | None) -> Cookie:
-    return Cookie(
-        key=key,
-        value=value,
-        max_age=max_age,
-        path="/",
-        httponly=True,
-        secure=_secure(request),
-        samesite="lax",
-    )
-
-
-def _csrf_cookie(request: Req) -> str:
-    """The browser's CSRF secret: the cookie's when it is ours, else a new one (set by
-    ``render`` on the response)."""
-    given = request.cookies.get(CSRF_COOKIE)
-    if given and _kit(request).signer.unsign(given):
-        return given
-    made: str | None = request.state.get("csrf_new")
-    if made is None:
-        made = _kit(request).signer.sign(secrets.token_hex(16))
-        request.state["csrf_new"] = made
-    return made
-
-
 def csrf_token(request: Req) -> str:
     """What a form carries: the cookie's secret bound to the session it is shown in, so a
     cookie planted from a sibling domain is no use without the victim's own session."""
     caller = session_of(request)
-    session = caller.session_id if caller else ""
-    return _kit(request).signer.sign(f"csrf|{_csrf_cookie(request)}|{session}").rpartition(".")[2]
+    return _kit(request).csrf.token(request, caller.session_id if caller else "")
 
 
 async def check_csrf(request: Req) -> None:
     """``before_request`` of the web router: every unsafe request must carry the token."""
     if request.method in SAFE_METHODS:
         return
-    cookie = request.cookies.get(CSRF_COOKIE)
     form = await request.form()
     sent = form.get(CSRF_FIELD) or request.headers.get("x-csrf-token")
-    if not (
-        isinstance(sent, str)
-        and cookie
-        and _kit(request).signer.unsign(cookie)
-        and hmac.compare_digest(sent, csrf_token(request))
-    ):
+    caller = session_of(request)
+    if not _kit(request).csrf.valid(request, sent, caller.session_id if caller else ""):
         raise CsrfRefused
 
 
@@ -221,9 +165,7 @@ def render(
         media_type="text/html; charset=utf-8",
         headers={"Content-Language": locale, "Vary": "Cookie, Accept-Language", **(headers or {})},
     )
-    made = request.state.get("csrf_new")
-    if made is not None:
-        response.set_cookie(_cookie(request, CSRF_COOKIE, made, None))
+    _kit(request).csrf.attach(request, response)
     return response
 
 
@@ -259,7 +201,8 @@ def sign_in(request: Req, response: Response[Any], caller: Caller) -> None:
     ids = json.dumps([caller.account_id, caller.session_id, caller.player_id])
     value = base64.urlsafe_b64encode(ids.encode()).decode().rstrip("=")
     kit = _kit(request)
-    response.set_cookie(_cookie(request, SESSION_COOKIE, kit.signer.sign(value), kit.session_ttl_s))
+    signed = kit.signer.sign(value)
+    response.set_cookie(http_only_cookie(request, SESSION_COOKIE, signed, kit.session_ttl_s))
 
 
 def sign_out(request: Req, response: Response[Any]) -> None:

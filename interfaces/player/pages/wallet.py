@@ -24,11 +24,11 @@ from interfaces.player.pages.common import (
     refusal,
     render,
 )
-from interfaces.player.pages.formatting import parse_amount
 from interfaces.player.security import SignedIn
 from interfaces.player.views import command_cause, own_deposit, wallet_view
 from interfaces.player.wallet import ClientSeedBody, DepositLimitBody
 from interfaces.problems import ApiError
+from interfaces.web.formatting import parse_amount
 
 __all__ = ["ROUTES"]
 
