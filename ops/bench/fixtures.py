@@ -6,21 +6,24 @@ from domain.cause import Cause
 from domain.prizes import PoolControls, Prize
 from infrastructure.bootstrap import System
 
-__all__ = ["DEFAULT_URL", "OP", "open_bench_pool", "percentile"]
+__all__ = ["BENCH_PRIZES", "DEFAULT_URL", "DRAW_COST", "OP", "open_bench_pool", "percentile"]
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 OP = "operator:bench"
 DRAW_COST = 100
+# A rare stocked cash prize and a common bonus prize (the row-lock baseline uses the same table).
+BENCH_PRIZES = (
+    Prize("big", "Big", "cash", 5_000, 1, stock=1_000),
+    Prize("small", "Small", "bonus", 100, 40),
+)
 
 
 def open_bench_pool(system: System, key: str) -> None:
     """An open pool (draw cost 100) with a rare stocked cash prize and a common bonus prize,
     funded far beyond what a benchmark can pay out."""
     system.pools.create(key, key, DRAW_COST, PoolControls(), Cause(OP, f"create-{key}"))
-    system.pools.add_prize(
-        key, Prize("big", "Big", "cash", 5_000, 1, stock=1_000), Cause(OP, f"p1-{key}")
-    )
-    system.pools.add_prize(key, Prize("small", "Small", "bonus", 100, 40), Cause(OP, f"p2-{key}"))
+    for n, prize in enumerate(BENCH_PRIZES, start=1):
+        system.pools.add_prize(key, prize, Cause(OP, f"p{n}-{key}"))
     system.pools.fund(key, 10**12, Cause(OP, f"fund-{key}"))
 
 
