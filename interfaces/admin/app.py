@@ -25,7 +25,16 @@ from litestar.static_files import create_static_files_router
 from infrastructure.bootstrap import System, bootstrap
 from infrastructure.logs import configure_logging
 from infrastructure.tokens import OPERATOR_AUDIENCE, AccessTokens
-from interfaces.admin import changes, config, operators, pools, rewards
+from interfaces.admin import (
+    audit,
+    changes,
+    config,
+    finance,
+    operators,
+    pools,
+    reports,
+    rewards,
+)
 from interfaces.admin.security import StaffGate, authorise, provide_staff
 from interfaces.http import HttpMetrics, RequestContext
 from interfaces.player.app import _EmbeddedWorkers, _throttle, alive, metrics, ready
@@ -48,6 +57,9 @@ ROUTERS: list[Router] = [
     changes.router,
     config.router,
     rewards.router,
+    finance.router,
+    audit.router,
+    reports.router,
 ]
 
 
