@@ -31,6 +31,7 @@ from interfaces.admin import (
     config,
     finance,
     operators,
+    players,
     pools,
     reports,
     rewards,
@@ -58,6 +59,7 @@ ROUTERS: list[Router] = [
     config.router,
     rewards.router,
     finance.router,
+    players.router,
     audit.router,
     reports.router,
 ]
