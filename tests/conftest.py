@@ -32,6 +32,12 @@ FAST_ARGON2: dict[str, Any] = {
 }
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--soak", action="store_true", help="run the concurrency soak drill for 5 minutes"
+    )
+
+
 def _unavailable(what: str, error: Exception) -> None:
     message = f"{what} is not reachable: {error}"
     if IN_CI:
