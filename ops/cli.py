@@ -254,6 +254,14 @@ def _rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    """Every benchmark side by side on DATABASE_URL and REDIS_URL: prizeledger vs a row-lock
+    baseline, HTTP, projections, verify, memory, growth; one JSON report (exit 1 unless ok)."""
+    from ops.bench.suite import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="prizeledger",
@@ -314,6 +322,10 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("name")
     rebuild.set_defaults(handler=_rebuild)
     register_audit_commands(commands)  # verify, verify-draw, replay, events, export
+    bench = commands.add_parser("bench", help=_bench.__doc__)
+    bench.add_argument("--quick", action="store_true", help="short windows, 100,000 events")
+    bench.add_argument("--json", action="store_true", help="the JSON report on stdout")
+    bench.set_defaults(handler=_bench)
     return parser
 
 

@@ -170,9 +170,10 @@ class Generator:
         self._keep(pool)
 
 
-def generate(system: System, events: int) -> tuple[int, float]:
+def generate(system: System, events: int, pools: int = 4) -> tuple[int, float]:
+    """``events`` stored events (at least) on ``pools`` pools ``gen-0``...: (written, seconds)."""
     started = time.perf_counter()
-    generator = Generator(system, players=max(100, events // 100), pools=4)
+    generator = Generator(system, players=max(100, events // 100), pools=pools)
     step = max(events // 10, 1)
     shown = 0
     while generator.total < events:
