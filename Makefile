@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format bench browser
+.PHONY: help install run test lint format bench bench-quick bench-parts browser
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -39,8 +39,15 @@ browser:  ## Debian's chromium for the browser tests (apt; never a downloaded br
 test: lint browser  ## lint + type check + the whole test suite on the real Postgres and Redis
 	$(BIN)/pytest
 
-bench: install  ## benchmarks on the real Postgres (JSON on stdout, progress on stderr)
+bench: install  ## the whole suite vs the row-lock baseline on the real Postgres and Redis (JSON report on stdout)
+	$(BIN)/prizeledger bench --json
+
+bench-quick: install  ## the suite with short windows and 100,000 events (under 2 minutes)
+	$(BIN)/prizeledger bench --quick --json
+
+bench-parts: install  ## each benchmark module alone, with its own options and detail
 	$(BIN)/python -m ops.bench.deposit_credit
 	$(BIN)/python -m ops.bench.draw_engine --spread
+	$(BIN)/python -m ops.bench.baseline --spread
 	$(BIN)/python -m ops.bench.projections
 	$(BIN)/python -m ops.bench.http_draws --quick
