@@ -77,7 +77,8 @@ class Stream:
 def _same_key_twice(sent: Sent) -> tuple[Answer, Answer]:
     """One draw request sent twice at the same moment with one Idempotency-Key."""
     key = f"twice-{sent.client.player_id[:8]}-{time.monotonic_ns()}"
-    path, body = f"/api/v1/pools/{POOL}/draws", {"count": 1}
+    path = f"/api/v1/pools/{POOL}/draws"
+    body: dict[str, object] = {"count": 1}
     with ThreadPoolExecutor(2) as pool:
         first, second = pool.map(lambda _: sent.client.call("POST", path, body, key), range(2))
     sent.answers[key] = ("draw", path, body, first)
