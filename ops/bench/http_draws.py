@@ -97,6 +97,7 @@ def _cpu_snapshot(d: Deployment) -> dict[str, Any]:
         "postgres_backends": cpu_seconds(backends),
         "postgres_background": cpu_seconds(background),
         "machine": machine_ticks(),
+        "bench": time.process_time(),  # this process: sampling, the lag queries
     }
 
 
@@ -123,6 +124,7 @@ def _measure(d: Deployment, plan: LoadPlan) -> tuple[LoadResult, dict[str, Any],
         for name in ("server", "projector", "postgres_backends", "postgres_background")
     }
     cpu["client"] = round(result.client_cpu_s, 2)
+    cpu["bench"] = round(after["bench"] - before["bench"], 2)
     busy = busy_seconds(before["machine"], after["machine"])
     # What else ran on the machine meanwhile (other jobs on a shared box, the kernel's share).
     cpu["unattributed"] = round(busy - sum(cpu.values()), 2)
