@@ -1,4 +1,5 @@
-"""Every user-facing string of the player pages comes from the message catalogues: both
+"""Every user-facing string of the player pages and of the operator console comes from its
+message catalogues (the shared templates of interfaces/web are checked against both): both
 locales have the same keys, every key a template or page uses exists, placeholders agree,
 and no template carries text of its own."""
 
@@ -22,9 +23,20 @@ from domain.withdrawal import WithdrawalState
 from interfaces.i18n import Translations
 from projections.audit import event_names
 
-PLAYER = Path(__file__).resolve().parents[2] / "interfaces" / "player"
-TEMPLATES = sorted((PLAYER / "templates").glob("*.html"))
-CATALOGUES = {p.stem: json.loads(p.read_text("utf-8")) for p in (PLAYER / "locales").glob("*.json")}
+INTERFACES = Path(__file__).resolve().parents[2] / "interfaces"
+PLAYER = INTERFACES / "player"
+APPS = {"player": PLAYER, "console": INTERFACES / "admin" / "console"}
+SHARED = sorted((INTERFACES / "web" / "templates").glob("*.html"))
+TEMPLATES = [
+    (app, path)
+    for app, root in APPS.items()
+    for path in [*sorted((root / "templates").glob("*.html")), *SHARED]
+]
+CATALOGUES_OF = {
+    app: {p.stem: json.loads(p.read_text("utf-8")) for p in (root / "locales").glob("*.json")}
+    for app, root in APPS.items()
+}
+CATALOGUES = CATALOGUES_OF["player"]
 KEY_USE = re.compile(r"""\bt\(\s*["']([^"']+)["']""")
 # Jinja syntax, then tags and entities: what is left is text a reader sees.
 JINJA = re.compile(r"{{.*?}}|{%.*?%}|{#.*?#}", re.DOTALL)
@@ -43,18 +55,24 @@ def placeholders(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
-def test_both_locales_have_the_same_keys_and_placeholders() -> None:
-    assert set(CATALOGUES) == {"en", "zh-Hans"}
-    english, chinese = CATALOGUES["en"], CATALOGUES["zh-Hans"]
+@pytest.mark.parametrize("app", APPS)
+def test_both_locales_have_the_same_keys_and_placeholders(app: str) -> None:
+    catalogues = CATALOGUES_OF[app]
+    assert set(catalogues) == {"en", "zh-Hans"}
+    english, chinese = catalogues["en"], catalogues["zh-Hans"]
     assert set(english) == set(chinese)
     for key, text in english.items():
         assert placeholders(text) == placeholders(chinese[key]), key
         assert chinese[key].strip(), key
 
 
-@pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: p.name)
-def test_templates_only_use_keys_that_exist(template: Path) -> None:
-    english = CATALOGUES["en"]
+def _id(case: object) -> str:
+    return case.name if isinstance(case, Path) else str(case)
+
+
+@pytest.mark.parametrize(("app", "template"), TEMPLATES, ids=_id)
+def test_templates_only_use_keys_that_exist(app: str, template: Path) -> None:
+    english = CATALOGUES_OF[app]["en"]
     for key in KEY_USE.findall(template.read_text("utf-8")):
         if key.endswith("."):  # t("wstate." ~ state): the values are checked one by one below
             assert any(k.startswith(key) for k in english), f"{template.name}: {key}"
@@ -62,8 +80,8 @@ def test_templates_only_use_keys_that_exist(template: Path) -> None:
             assert key in english, f"{template.name}: {key}"
 
 
-@pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: p.name)
-def test_templates_have_no_hard_coded_text(template: Path) -> None:
+@pytest.mark.parametrize(("app", "template"), TEMPLATES, ids=_id)
+def test_templates_have_no_hard_coded_text(app: str, template: Path) -> None:
     source = template.read_text("utf-8")
     without_jinja = JINJA.sub(" ", source)
     for attribute in SEEN_ATTRIBUTE.findall(without_jinja):

@@ -32,7 +32,7 @@ from interfaces.i18n import LANG_COOKIE, Translations
 from interfaces.player.security import IDEMPOTENCY_KEY, Authenticator, Caller
 from interfaces.problems import ApiError
 from interfaces.web.cookies import Csrf, Signer, http_only_cookie
-from interfaces.web.formatting import FILTERS
+from interfaces.web.pages import environment
 
 __all__ = [
     "CSRF_FIELD",
@@ -86,14 +86,7 @@ class WebKit:
 
     @classmethod
     def build(cls, jwt_secret: str, session_ttl_s: int, currency: str) -> WebKit:
-        env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(HERE / "templates"),
-            autoescape=True,
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        env.filters.update(FILTERS)
+        env = environment(HERE / "templates")
         signer = Signer(jwt_secret)
         translations = Translations(HERE / "locales")
         return cls(env, translations, signer, session_ttl_s, currency, Csrf(signer, CSRF_COOKIE))
