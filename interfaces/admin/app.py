@@ -1,6 +1,7 @@
-"""The operator Litestar app: the operator API under /admin/api/v1, health, metrics and its own
-OpenAPI schema at /schema. A separate app (own process and port in production, never mounted
-in the player app) so that nothing of operator auth ships in the public one.
+"""The operator Litestar app: the operator API under /admin/api/v1, the operator console's pages
+at / (``interfaces.admin.console``), health, metrics and its own OpenAPI schema at /schema.
+A separate app (own process and port in production, never mounted in the player app) so that
+nothing of operator auth ships in the public one.
 
 Every route declares its access in ``opt`` and one app-level guard enforces it
 (``interfaces.admin.security``). Each feature is a module exporting ``router``; add it to
@@ -22,6 +23,7 @@ from litestar.openapi.plugins import JsonRenderPlugin, RedocRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
+from application.operators import OPERATOR_SESSION_TTL
 from infrastructure.bootstrap import System, bootstrap
 from infrastructure.logs import configure_logging
 from infrastructure.tokens import OPERATOR_AUDIENCE, AccessTokens
@@ -36,6 +38,8 @@ from interfaces.admin import (
     reports,
     rewards,
 )
+from interfaces.admin.console.kit import ConsoleKit
+from interfaces.admin.console.router import console_router
 from interfaces.admin.security import StaffGate, authorise, provide_staff
 from interfaces.http import HttpMetrics, RequestContext
 from interfaces.player.app import _EmbeddedWorkers, _throttle, alive, metrics, ready
@@ -107,6 +111,7 @@ def create_admin_app(system: System | None = None, *, run_workers: bool = True) 
         route_handlers=[
             Router("/", route_handlers=[alive, ready, metrics], opt=PUBLIC),
             api,
+            console_router(),
             create_static_files_router(
                 "/static", directories=[STATIC], include_in_schema=False, opt=PUBLIC
             ),
@@ -117,6 +122,9 @@ def create_admin_app(system: System | None = None, *, run_workers: bool = True) 
                 "system": system,
                 "staff_gate": StaffGate(tokens, system.operators),
                 "throttle": throttle,
+                "cookie_auth": ConsoleKit.build(
+                    settings.require_admin_jwt_secret(), int(OPERATOR_SESSION_TTL.total_seconds())
+                ),
                 "http_metrics": http_metrics,
             }
         ),

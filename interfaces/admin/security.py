@@ -15,14 +15,17 @@ enforces it (a route that declares nothing is refused, so none can be forgotten)
 Authentication: a Bearer token of the operator audience (a player's token never verifies here)
 whose session is still open and whose operator is enabled, checked against the event store on
 every request: a revocation, a disable or a role change takes effect at the next request.
+The console's pages (``"console": True``) also take the signed session cookie of a browser
+(``CookieAuth``, in ``state.cookie_auth``): the same session check, and a CSRF token and the
+form's ``totp`` field where an API client sends headers.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
-from typing import Any, TypeAlias
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, TypeAlias
 
 import anyio
 from litestar import Request
@@ -38,6 +41,7 @@ from interfaces.problems import ApiError
 
 __all__ = [
     "ENROLMENT_SCOPE",
+    "CookieAuth",
     "STEP_UP_HEADER",
     "Staff",
     "StaffCaller",
@@ -88,6 +92,19 @@ class StaffCaller:
         return Cause(self.actor, self.request_id)
 
 
+class CookieAuth(Protocol):
+    """How the console's pages authenticate a browser (``interfaces.admin.console``)."""
+
+    async def check_csrf(self, connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+        """Refuse an unsafe request without the CSRF token of its form."""
+
+    def session_of(self, connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[str, str] | None:
+        """(operator id, session id) of the request's session cookie, if it is ours."""
+
+    async def form_field(self, connection: ASGIConnection[Any, Any, Any, Any], name: str) -> str:
+        """A field of the submitted form ("" when absent)."""
+
+
 def declared_access(handler: BaseRouteHandler) -> str:
     """What a route asks for: ``public``, ``signed_in``, a permission, or ``""`` (nothing
     declared, or an unknown permission: the route is refused)."""
@@ -123,9 +140,20 @@ class StaffGate:
             claims = self.tokens.verify(token.strip())
         except TokenRejected as error:
             raise _unauthenticated(error.code, str(error)) from None
-        session = await anyio.to_thread.run_sync(
-            self.operators.session, claims.subject, claims.session_id
-        )
+        caller = await self.session_caller(claims.subject, claims.session_id, connection)
+        if claims.scope == ENROLMENT_SCOPE and not caller.enrolment_only:
+            return replace(caller, enrolment_only=True)
+        return caller
+
+    async def session_caller(
+        self,
+        operator_id: str,
+        session_id: str,
+        connection: ASGIConnection[Any, Any, Any, Any],
+        request_id: str | None = None,
+    ) -> StaffCaller:
+        """The operator of an open session (of a token or of the console's cookie)."""
+        session = await anyio.to_thread.run_sync(self.operators.session, operator_id, session_id)
         if session is None:
             raise _unauthenticated("session_revoked", "this session has ended; sign in again")
         roles = frozenset(session.roles)
@@ -135,8 +163,8 @@ class StaffGate:
             roles=roles,
             permissions=permissions_of(roles),
             session_id=session.session_id,
-            request_id=_request_id(connection),
-            enrolment_only=session.enrolment_only or claims.scope == ENROLMENT_SCOPE,
+            request_id=request_id or _request_id(connection),
+            enrolment_only=session.enrolment_only,
         )
 
     async def step_up(self, caller: StaffCaller, code: str | None, action: str) -> None:
@@ -166,12 +194,18 @@ async def authorise(
 ) -> None:
     """The app-level guard: authenticate, then check the route's declared access."""
     access = declared_access(handler)
+    cookies: CookieAuth | None = None
+    if handler.opt.get("console") is True and "authorization" not in connection.headers:
+        cookies = connection.app.state.cookie_auth
+        await cookies.check_csrf(connection)
     if access == "public":
         return
     if not access:
         raise ApiError(403, "permission_denied", "this route declares no known permission")
     gate: StaffGate = connection.app.state.staff_gate
-    caller = await gate.caller(connection)
+    caller = await (
+        gate.caller(connection) if cookies is None else _cookie_caller(gate, cookies, connection)
+    )
     if caller.enrolment_only and handler.opt.get("enrolment") is not True:
         raise ApiError(
             403,
@@ -182,8 +216,23 @@ async def authorise(
         raise ApiError(403, "permission_denied", f"this needs the {access} permission")
     if handler.opt.get("step_up") is True:
         action = f"{connection.scope.get('method', '')} {connection.url.path}"
-        await gate.step_up(caller, connection.headers.get(STEP_UP_HEADER.lower()), action)
+        code = connection.headers.get(STEP_UP_HEADER.lower())
+        if cookies is not None:
+            code = await cookies.form_field(connection, "totp")
+        await gate.step_up(caller, code, action)
     connection.state["staff"] = caller
+
+
+async def _cookie_caller(
+    gate: StaffGate, cookies: CookieAuth, connection: ASGIConnection[Any, Any, Any, Any]
+) -> StaffCaller:
+    """The operator of the console's session cookie; a form's ``key`` is the request id (the
+    same form sent twice is one request)."""
+    session = cookies.session_of(connection)
+    if session is None:
+        raise _unauthenticated("unauthenticated", "sign in first")
+    key = await cookies.form_field(connection, "key")
+    return await gate.session_caller(*session, connection, key if _KEY.match(key) else None)
 
 
 async def provide_staff(request: Request[Any, Any, Any]) -> StaffCaller:

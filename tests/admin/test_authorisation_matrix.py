@@ -3,6 +3,9 @@ role (and an enrolment-only session, a player's token, and no token) is allowed 
 exactly as the route's declared access says. A route added later is covered without a change
 here; a route that declares no access fails ``test_every_route_declares_its_access``.
 
+The operator console's pages are in the table too (``"console": True``): with a token they are
+authorised like the API; without one, a form without its CSRF token is refused first.
+
 Allowed means the answer is neither 401 nor 403 (the request itself is nonsense — dummy ids,
 empty bodies — so 400/404/409/422 are expected); refused means exactly 401/403 with the code
 of the rule that refused it. A step-up route is also tried without ``X-TOTP-Code``.
@@ -48,6 +51,10 @@ class Endpoint:
         return self.handler.opt.get("step_up") is True
 
     @property
+    def console(self) -> bool:
+        return self.handler.opt.get("console") is True
+
+    @property
     def enrolment(self) -> bool:
         return self.handler.opt.get("enrolment") is True
 
@@ -84,6 +91,14 @@ class Principal:
 def expected(endpoint: Endpoint, who: Principal) -> tuple[int, str] | None:
     """None for allowed, else (status, code)."""
     access = endpoint.access
+    if (
+        endpoint.console
+        and endpoint.method in BODY_METHODS
+        and "Authorization" not in who.headers()
+    ):
+        # A console page without a token authenticates by cookie: its forms need their CSRF
+        # token, checked before anything else (no cookie, no token here).
+        return (403, "csrf_failed")
     if access == "public":
         return None
     if who.refusal is not None:
