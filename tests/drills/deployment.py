@@ -352,7 +352,8 @@ def run_verify(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "ops.cli", "verify", "--json"],
         check=False,
-        env=env,
+        # A shared server under other test runs can be slow to hand out a connection.
+        env={**env, "POSTGRES_CONNECT_TIMEOUT": "20"},
         capture_output=True,
         text=True,
         timeout=120,
