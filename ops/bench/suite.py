@@ -35,7 +35,7 @@ import psycopg
 from infrastructure.bootstrap import bootstrap
 from infrastructure.settings import Settings
 from ops.bench import draw_engine, http_draws
-from ops.bench.baseline import Baseline
+from ops.bench.baseline import CONNECTIONS, Baseline
 from ops.bench.baseline import run_scenario as run_baseline
 from ops.bench.fixtures import DEFAULT_URL, open_bench_pool
 from ops.bench.http_deployment import deploy
@@ -95,7 +95,10 @@ def run_engine(url: str, size: SuiteSize, log: Callable[[str], None]) -> dict[st
     baseline = Baseline(url)
     rows: list[dict[str, Any]] = []
     try:
-        system = bootstrap(Settings(database_url=url, schema=schema, pool_size=players + 4))
+        # The server allows 100 clients and is shared: both sides get CONNECTIONS (the event
+        # store's pool may overflow to twice that; its draws go through one desk writer anyway).
+        settings = Settings(database_url=url, schema=schema, pool_size=CONNECTIONS)
+        system = bootstrap(settings)
         try:
             pool_keys, names = draw_engine.prepare(system, pools, players)
             baseline.open(pool_keys, names)

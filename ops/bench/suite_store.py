@@ -29,6 +29,7 @@ from infrastructure.bootstrap import System, bootstrap
 from infrastructure.settings import Settings
 from ops.audit.verify import VerifyReport, verify_ledger
 from ops.bench import draw_engine, projections
+from ops.bench.baseline import CONNECTIONS
 
 __all__ = ["StoreSize", "peak_rss_mb", "run_store_phase"]
 
@@ -152,7 +153,7 @@ def _growth_verify(system: System, full: VerifyReport, last: int) -> dict[str, A
 def run_store_phase(url: str, size: StoreSize, log: Callable[[str], None]) -> dict[str, Any]:
     """projections, verify, the projector's memory and growth, with the checks they passed."""
     with _schema(url) as (schema, env):
-        settings = Settings(database_url=url, schema=schema, pool_size=size.live_threads + 8)
+        settings = Settings(database_url=url, schema=schema, pool_size=CONNECTIONS)
         system = bootstrap(settings)
         table = system.ledger.recorder.events_table_name  # type: ignore[attr-defined]
         probe = projections.Probe(url, schema, table)
