@@ -44,6 +44,9 @@ from projections.store import ReadStore
 
 __all__ = ["System", "bootstrap"]
 
+# The risk score aggregates over every player: the auto-freeze looks at it once a minute.
+AUTOFREEZE_EVERY_S = 60.0
+
 
 @dataclass
 class System:
@@ -153,9 +156,13 @@ class System:
         return AutoFreeze(self.commands, self.wallets, self.read_models, threshold)
 
     def sweeper(self, poll_s: float = 5.0) -> Sweeper:
-        """Runs ``expiry`` and ``autofreeze`` every ``poll_s``; on Postgres one per deployment."""
+        """Runs ``expiry`` every ``poll_s`` and ``autofreeze`` every AUTOFREEZE_EVERY_S; on
+        Postgres one per deployment."""
         postgres = None if self.settings.embedded else self.settings.database_url
-        jobs = [("expiry", self.expiry().run_once), ("autofreeze", self.autofreeze().run_once)]
+        jobs = [
+            ("expiry", self.expiry().run_once, 0.0),
+            ("autofreeze", self.autofreeze().run_once, AUTOFREEZE_EVERY_S),
+        ]
         return Sweeper(jobs, conninfo=postgres, lease_scope=self.settings.schema, poll_s=poll_s)
 
     def close(self) -> None:

@@ -1,6 +1,8 @@
 """The Sweeper runs the process managers that act on the read models by themselves — expiry of
-stale requests (``application.expiry``) and risk auto-freeze (``application.risk``) — every
-``poll_s``, in the projector process (and in the app's process when embedded).
+stale requests (``application.expiry``) and risk auto-freeze (``application.risk``) — each at
+its own interval (checked every ``poll_s``), in the projector process (and in the app's process
+when embedded). The risk score aggregates over all players, so it runs less often than expiry's
+indexed look-ups.
 
 Their commands are idempotent by construction (deterministic request ids), so two sweepers could
 never act twice on one request; still, on Postgres one per deployment holds the lease (the
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 from infrastructure.projector import Leases
@@ -25,23 +28,29 @@ LEASE = "sweeper"  # the advisory lock's name, next to the projections' (none is
 class Sweeper:
     def __init__(
         self,
-        jobs: Sequence[tuple[str, Callable[[], object]]],
+        jobs: Sequence[tuple[str, Callable[[], object], float]],
         *,
         conninfo: str | None = None,
         lease_scope: str = "public",
         poll_s: float = 5.0,
     ) -> None:
-        """``jobs``: (name, run once) pairs; ``conninfo`` (Postgres) enables the lease."""
+        """``jobs``: (name, run once, at most every so many seconds; 0: every round);
+        ``conninfo`` (Postgres) enables the lease."""
         self._jobs = list(jobs)
         self._leases = Leases(conninfo, lease_scope)
         self._poll_s = poll_s
+        self._last_run: dict[str, float] = {}
 
     def run_once(self) -> bool:
-        """Run every job once if this process holds the lease; False while a standby."""
+        """Run the jobs that are due if this process holds the lease; False while a standby."""
         self._leases.check()
         if not self._leases.acquire(LEASE):
             return False
-        for name, job in self._jobs:
+        for name, job, every_s in self._jobs:
+            now = time.monotonic()
+            if name in self._last_run and now - self._last_run[name] < every_s:
+                continue
+            self._last_run[name] = now
             try:
                 job()
             except Exception as error:  # the store went away, say: the next round tries again
