@@ -224,3 +224,58 @@ def test_two_operators_approve_a_large_withdrawal_then_it_is_paid(
     assert "bank confirmed" in final.text
     assert "KYC ok" in final.text
     assert_ledger_invariants(admin_api.system.ledger)
+
+
+def test_player_search_detail_and_a_freeze_with_its_reason(
+    admin_api: AdminApi, browser: Any
+) -> None:
+    support, viewer = admin_api.operator("support"), admin_api.operator("viewer")
+    player, _ = funded_player(admin_api, 12_345)
+    project(admin_api)
+    email = admin_api.system.read_models.player(player.player_id).email  # type: ignore[union-attr]
+    assert email is not None
+    console: Console = browser()
+    console.sign_in(support)
+    rows = console.page(f"/players?q={email[:6]}", headers={"HX-Request": "true"})
+    assert f"/players/{player.player_id}" in rows.text
+    assert "<html" not in rows.text
+    detail = f"/players/{player.player_id}"
+    page = console.page(detail)
+    assert "123.45 EUR" in page.text
+    assert "Nothing is frozen." in page.text
+
+    blank = console.submit(f"{detail}/freeze", {"scope": "withdrawal", "reason": ""}, detail)
+    assert blank.status_code == 422
+    assert "Say why" in blank.text
+    frozen = console.submit(
+        f"{detail}/freeze", {"scope": "withdrawal", "reason": "chargeback risk"}, detail
+    )
+    assert frozen.headers["location"] == f"{detail}?done=freeze"
+    project(admin_api)
+    after = console.page(detail)
+    assert "chargeback risk" in after.text
+    assert admin_api.system.read_models.player(player.player_id).frozen == ["withdrawal"]  # type: ignore[union-attr]
+
+    onlooker: Console = browser()
+    onlooker.sign_in(viewer)
+    seen = onlooker.page(detail)
+    assert seen.status_code == 200
+    assert 'id="unfreeze-form"' not in seen.text
+    refused = onlooker.submit(
+        f"{detail}/unfreeze", {"scope": "withdrawal", "reason": "please"}, detail
+    )
+    assert refused.status_code == 403
+    assert onlooker.page("/risk").status_code == 403
+
+
+def test_suspicious_players_for_risk_staff(admin_api: AdminApi, browser: Any) -> None:
+    risk = admin_api.operator("risk")
+    player, method = funded_player(admin_api)
+    withdraw(admin_api, player, method, 5_000)  # at once after the deposit: a risk signal
+    project(admin_api)
+    console: Console = browser()
+    console.sign_in(risk)
+    page = console.page("/risk")
+    assert page.status_code == 200
+    assert f"/players/{player.player_id}" in page.text
+    assert "withdrawal soon after a deposit \u00d7 1" in page.text

@@ -12,7 +12,7 @@ from litestar.exceptions import HTTPException
 from litestar.types import ExceptionHandlersMap
 
 from domain.errors import DomainError
-from interfaces.admin.console import account, dashboard, withdrawals
+from interfaces.admin.console import account, dashboard, players, withdrawals
 from interfaces.admin.console.kit import Req, is_htmx, refusal, render
 from interfaces.admin.security import provide_staff
 from interfaces.problems import ApiError, exception_handlers, status_of
@@ -63,7 +63,12 @@ def console_router() -> Router:
     """Every console page (sign-in, dashboard, reviews)."""
     return Router(
         "/",
-        route_handlers=[*account.ROUTES, *dashboard.ROUTES, *withdrawals.ROUTES],
+        route_handlers=[
+            *account.ROUTES,
+            *dashboard.ROUTES,
+            *withdrawals.ROUTES,
+            *players.ROUTES,
+        ],
         opt={"console": True},
         dependencies={"caller": Provide(provide_staff)},
         exception_handlers=_handlers(),
