@@ -18,7 +18,7 @@ import pytest
 from litestar.testing import TestClient
 
 from tests.admin.conftest import AdminApi, StaffLogin, admin_api, admin_api_factory
-from tests.admin.test_finance import funded_player, project, withdraw
+from tests.admin.test_finance import funded_player, project, started_deposit, withdraw
 from tests.ledger_checks import assert_ledger_invariants
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -279,3 +279,28 @@ def test_suspicious_players_for_risk_staff(admin_api: AdminApi, browser: Any) ->
     assert page.status_code == 200
     assert f"/players/{player.player_id}" in page.text
     assert "withdrawal soon after a deposit \u00d7 1" in page.text
+
+
+def test_a_deposit_is_confirmed_with_its_settlement_and_a_fresh_code(
+    admin_api: AdminApi, browser: Any
+) -> None:
+    op = admin_api.operator("finance")
+    player = admin_api.players.register()
+    deposit_id, provider_ref = started_deposit(admin_api, player, 7_000)
+    project(admin_api)
+    console: Console = browser()
+    console.sign_in(op)
+    listing = console.page("/deposits?state=", headers={"HX-Request": "true"})
+    assert f"/deposits/{deposit_id}" in listing.text
+    detail = f"/deposits/{deposit_id}"
+    fields = {"settlement_ref": provider_ref, "reason": "settled in the bank statement"}
+    no_code = console.submit(f"{detail}/confirm", fields, detail)
+    assert no_code.status_code == 403
+    assert admin_api.system.deposits.status(uuid.UUID(deposit_id)).state != "credited"
+    code = admin_api.totp(op)
+    done = console.submit(f"{detail}/confirm", {**fields, "totp": code}, detail)
+    assert done.headers["location"] == detail
+    assert admin_api.system.deposits.status(uuid.UUID(deposit_id)).state == "credited"
+    page = console.page(detail)
+    assert 'id="reverse-form"' in page.text
+    assert_ledger_invariants(admin_api.system.ledger)
