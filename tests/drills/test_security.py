@@ -17,6 +17,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from infrastructure.bootstrap import System, bootstrap
+from infrastructure.passwords import Argon2Hasher
 from infrastructure.settings import Settings
 from interfaces.admin.app import create_admin_app
 from interfaces.player.app import create_app
@@ -68,6 +69,52 @@ def test_pages_carry_security_headers_and_no_inline_script(
                 flags = {f.strip().lower() for f in cookie.split(";")[1:]}
                 assert {"httponly", "secure"} <= flags, cookie
                 assert any(f.startswith("samesite=") and f != "samesite=none" for f in flags)
+
+
+class CountingHasher:
+    """The real argon2id hasher, counting the verifications it does."""
+
+    def __init__(self) -> None:
+        self._real = Argon2Hasher(time_cost=1, memory_kib=1024, parallelism=1)
+        self.verified: list[str] = []
+
+    def hash(self, password: str) -> str:
+        return self._real.hash(password)
+
+    def verify(self, hash: str, password: str) -> bool:
+        self.verified.append(hash.rpartition("$")[0].rpartition("$")[0])  # parameters, no salt
+        return self._real.verify(hash, password)
+
+    def needs_rehash(self, hash: str) -> bool:
+        return self._real.needs_rehash(hash)
+
+
+def test_login_does_the_same_work_whether_the_email_exists_or_not() -> None:
+    """Timing is too noisy to assert on a shared machine; the cause of a timing difference is
+    not: an unknown e-mail costs one argon2id verification with the same parameters as a wrong
+    password for a known one, and both answer the same problem."""
+    hasher = CountingHasher()
+    system = bootstrap(Settings(database_url="sqlite::memory:"), hasher=hasher)
+    logging.getLogger("prizeledger.access").disabled = True
+    try:
+        with TestClient(create_app(system, run_workers=False)) as client:
+            known = {"email": "known@example.com", "password": "a long enough passphrase"}
+            assert client.post("/api/v1/auth/register", json=known).status_code == 201
+            answers, parameters = [], []
+            for email in ("known@example.com", "nobody@example.com"):
+                hasher.verified.clear()
+                wrong = {"email": email, "password": "not the passphrase"}
+                answer = client.post("/api/v1/auth/login", json=wrong)
+                body = answer.json()
+                answers.append((answer.status_code, body["code"], body["title"], body["detail"]))
+                assert len(hasher.verified) == 1, (email, hasher.verified)
+                parameters.append(hasher.verified[0])
+            assert answers[0] == answers[1]
+            assert answers[0][0] == 401
+            assert parameters[0] == parameters[1]
+            assert parameters[0].startswith("$argon2id$v=19$m=1024,t=1,p=1")
+    finally:
+        system.close()
 
 
 REFUSALS = {
