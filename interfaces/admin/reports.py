@@ -20,7 +20,7 @@ from interfaces.admin.schemas import csv_download, csv_text
 from interfaces.problems import ApiError
 from projections.queries import FinanceReport, FinanceRow
 
-__all__ = ["router"]
+__all__ = ["PoolRtp", "pool_rtp", "router"]
 
 From = Annotated[date, QueryParameter(name="from", description="first UTC day, inclusive")]
 To = Annotated[date, QueryParameter(name="to", description="last UTC day, inclusive")]
@@ -75,7 +75,8 @@ def daily_csv(state: State, first: From, last: To) -> Response[str]:
     return csv_download(csv_text(header, [astuple(r) for r in report.rows]), "finance-daily.csv")
 
 
-def _pools(system: System) -> list[PoolRtp]:
+def pool_rtp(system: System) -> list[PoolRtp]:
+    """Each pool's declared, expected and observed RTP (also the console's finance page)."""
     rows = []
     for p in system.read_models.pools():
         try:
@@ -108,13 +109,13 @@ def _pools(system: System) -> list[PoolRtp]:
 def pools_rtp(state: State) -> list[PoolRtp]:
     """Each pool's RTP: declared (its target), expected (its exact odds now) and observed
     (prizes paid per amount staked), in basis points."""
-    return _pools(state.system)
+    return pool_rtp(state.system)
 
 
 @get("/finance/pools.csv", sync_to_thread=True, opt=READ)
 def pools_rtp_csv(state: State) -> Response[str]:
     """``/finance/pools`` as CSV."""
-    rows = _pools(state.system)
+    rows = pool_rtp(state.system)
     header = list(PoolRtp.__struct_fields__)
     values = [[getattr(r, f) for f in header] for r in rows]
     return csv_download(csv_text(header, values), "pools-rtp.csv")

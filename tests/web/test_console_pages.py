@@ -17,8 +17,11 @@ import httpx
 import pytest
 from litestar.testing import TestClient
 
+from interfaces.admin.console.kit import basis_points
+from interfaces.admin.reports import pool_rtp
 from tests.admin.conftest import AdminApi, StaffLogin, admin_api, admin_api_factory
 from tests.admin.test_finance import funded_player, project, started_deposit, withdraw
+from tests.api.support import given_pool
 from tests.ledger_checks import assert_ledger_invariants
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -304,3 +307,45 @@ def test_a_deposit_is_confirmed_with_its_settlement_and_a_fresh_code(
     page = console.page(detail)
     assert 'id="reverse-form"' in page.text
     assert_ledger_invariants(admin_api.system.ledger)
+
+
+def test_finance_report_chart_rtp_audit_and_settings(admin_api: AdminApi, browser: Any) -> None:
+    op = admin_api.operator("finance")
+    given_pool(admin_api.players)
+    player, method = funded_player(admin_api, 40_000)
+    drawn = admin_api.players.client.post(
+        "/api/v1/pools/wheel/draws", json={"count": 2}, headers=player.money()
+    )
+    assert drawn.status_code == 201, drawn.text
+    withdrawal_id = withdraw(admin_api, player, method, 5_000)
+    project(admin_api)
+    console: Console = browser()
+    console.sign_in(op)
+
+    report = console.page("/finance")
+    assert report.status_code == 200
+    assert '<svg viewBox="0 0 640 220" role="img"' in report.text
+    bars = re.findall(r'<rect class="(gain|loss)"', report.text)
+    assert len(bars) == 14  # one per day of the default range, today's last
+    assert "400.00 EUR" in report.text  # today's deposits, in the totals and the table
+    (pool,) = pool_rtp(admin_api.system)
+    rtp_row = report.text.split('id="rtp"')[1]
+    assert pool.name in rtp_row
+    assert basis_points(pool.declared_rtp_bps) in rtp_row
+    empty = console.page("/finance?since=2026-01-02&until=2026-01-01")
+    assert empty.status_code == 400
+
+    log = console.page(f"/audit?subject={withdrawal_id}")
+    assert "Withdrawal.Requested" in log.text
+    assert "Deposit." not in log.text
+    assert f"/audit.csv?actor=&amp;subject={withdrawal_id}" in log.text
+    rows = console.page(f"/audit.csv?subject={withdrawal_id}")
+    assert rows.headers["content-type"].startswith("text/csv")
+    assert rows.text.count("Withdrawal.Requested") == 1
+
+    settings = console.page("/config")
+    assert settings.status_code == 200
+    key = admin_api.system.config.settings()[0].key
+    assert f'href="/config/{key}"' in settings.text
+    history = console.page(f"/config/{key}")
+    assert "Never changed" in history.text

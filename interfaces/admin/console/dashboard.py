@@ -9,7 +9,7 @@ from litestar import Response, get
 from litestar.datastructures import State
 
 from infrastructure.bootstrap import System
-from interfaces.admin.console.kit import Req, render
+from interfaces.admin.console.kit import Req, render, today
 from interfaces.admin.security import Staff, StaffCaller
 
 __all__ = ["ROUTES"]
@@ -31,10 +31,10 @@ def _pending(system: System, caller: StaffCaller) -> dict[str, int | None]:
 def dashboard(request: Req, state: State, caller: Staff) -> Response[str]:
     """Today (UTC) at a glance; money only for operators who may read finance."""
     system: System = state.system
-    today = system.clock().date()
+    day = today()
     context: dict[str, Any] = {
-        "today": today.isoformat(),
-        "totals": system.read_models.finance(today, today).totals
+        "today": day.isoformat(),
+        "totals": system.read_models.finance(day, day).totals
         if "finance.read" in caller.permissions
         else None,
         "pending": _pending(system, caller),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ __all__ = [
     "render",
     "sign_in",
     "sign_out",
+    "today",
 ]
 
 HERE = Path(__file__).resolve().parent
@@ -65,6 +67,7 @@ class ConsoleKit:
     @classmethod
     def build(cls, admin_jwt_secret: str, session_ttl_s: int) -> ConsoleKit:
         env = environment(HERE / "templates")
+        env.filters["bps"] = basis_points
         signer = Signer(admin_jwt_secret)
         translations = Translations(HERE / "locales")
         return cls(env, translations, signer, Csrf(signer, CSRF_COOKIE), session_ttl_s)
@@ -98,6 +101,21 @@ class ConsoleKit:
     def _session_id(self, connection: Connection) -> str:
         session = self.session_of(connection)
         return session[1] if session else ""
+
+
+def today() -> date:
+    """Today (UTC) as the finance read model counts days: by the event store's own timestamps,
+    which are wall-clock time (never a test's or a replay's clock)."""
+    return datetime.now(UTC).date()
+
+
+def basis_points(value: int | None, signed: bool = False) -> str:
+    """1234 → "12.34 %" (exact: integer arithmetic); None (nothing to show yet) → a dash."""
+    if value is None:
+        return "\u2013"
+    sign = "-" if value < 0 else "+" if signed and value > 0 else ""
+    whole, part = divmod(abs(value), 100)
+    return f"{sign}{whole}.{part:02d} %"
 
 
 def _kit(request: Req) -> ConsoleKit:

@@ -12,7 +12,14 @@ from litestar.exceptions import HTTPException
 from litestar.types import ExceptionHandlersMap
 
 from domain.errors import DomainError
-from interfaces.admin.console import account, dashboard, deposits, players, withdrawals
+from interfaces.admin.console import (
+    account,
+    dashboard,
+    deposits,
+    players,
+    reports,
+    withdrawals,
+)
 from interfaces.admin.console.kit import Req, is_htmx, refusal, render
 from interfaces.admin.security import provide_staff
 from interfaces.problems import ApiError, exception_handlers, status_of
@@ -69,6 +76,7 @@ def console_router() -> Router:
             *withdrawals.ROUTES,
             *players.ROUTES,
             *deposits.ROUTES,
+            *reports.ROUTES,
         ],
         opt={"console": True},
         dependencies={"caller": Provide(provide_staff)},
