@@ -215,7 +215,8 @@ class DrillClient:
     player_id: str = ""
     statuses: Counter[int] = field(default_factory=Counter)
     transport_errors: int = 0
-    in_flight: int = 0
+    retried: Counter[str] = field(default_factory=Counter)  # 409s waited out, by code
+    codes: Counter[str] = field(default_factory=Counter)  # the problem codes of 4xx answers
     failures: list[Failure] = field(default_factory=list)  # every 5xx answered
 
     def call(
@@ -236,14 +237,19 @@ class DrillClient:
                     time.sleep(0.2)
                     continue
                 self.statuses[response.status_code] += 1
-                if response.status_code == 409 and _in_flight(response):
-                    # A request with this key is running, or died with its process: the lock
-                    # lapses after IN_FLIGHT_TTL_S and the retry then gets the outcome.
-                    self.in_flight += 1
-                    time.sleep(float(response.headers.get("retry-after", "1")))
+                retry = _retryable(response)
+                if retry is not None:
+                    # In flight: a request with this key is running, or died with its process
+                    # (the lock lapses after IN_FLIGHT_TTL_S). Conflict: the optimistic retries
+                    # ran out of time. Either way the same key later gets the one outcome.
+                    self.retried[retry] += 1
+                    time.sleep(float(response.headers["retry-after"]))
                     continue
                 if response.status_code < 500:
-                    return Answer(response.status_code, response.json(), attempts)
+                    body = response.json()
+                    if response.status_code >= 400:
+                        self.codes[str(body.get("code"))] += 1
+                    return Answer(response.status_code, body, attempts)
                 self.failures.append(Failure.of(response))
                 time.sleep(0.2)
         raise AssertionError(f"{method} {path} got no answer within {deadline_s} s")
@@ -327,8 +333,15 @@ def assert_503s_only(sents: list[Sent]) -> None:
         assert int(failure.retry_after) > 0, failure
 
 
-def _in_flight(response: httpx.Response) -> bool:
-    return bool(response.json().get("code") == "idempotency_key_in_flight")
+RETRYABLE = {"idempotency_key_in_flight", "concurrency_conflict"}
+
+
+def _retryable(response: httpx.Response) -> str | None:
+    """The code of a 409 that asks to retry the same request later, else None."""
+    if response.status_code != 409:
+        return None
+    code = response.json().get("code")
+    return str(code) if code in RETRYABLE else None
 
 
 def count_events(system: System, *names: str) -> Counter[tuple[str, str]]:

@@ -126,7 +126,7 @@ def _report(sents: list[Sent], starts: int, verified: dict[str, object]) -> None
                     a.attempts > 1 for s in sents for *_, a in s.answers.values()
                 ),
                 "transport_errors": sum(s.client.transport_errors for s in sents),
-                "in_flight_409_waits": sum(s.client.in_flight for s in sents),
+                "retried_409s": dict(sum((s.client.retried for s in sents), Counter())),
                 "statuses": dict(statuses),
                 "verify_ok": verified.get("ok"),
             }

@@ -91,8 +91,10 @@ def test_two_api_processes_on_one_scarce_pool(
         assert verified.returncode == 0, verified.stdout[-3000:] + verified.stderr[-3000:]
 
         statuses: Counter[int] = Counter()
+        codes: Counter[str] = Counter()
         for sent in sents:
             statuses.update(sent.client.statuses)
+            codes.update(sent.client.codes)
         print(
             "soak drill:",
             json.dumps(
@@ -104,6 +106,8 @@ def test_two_api_processes_on_one_scarce_pool(
                     "draws_answered": len(answered),
                     "draws_per_s": round(len(answered) / elapsed, 1),
                     "statuses": dict(statuses),
+                    "refusal_codes": dict(codes),
+                    "retried_409s": dict(sum((s.client.retried for s in sents), Counter())),
                     "prizes_won": dict(prizes),
                     "invariant_checks_midway": checks,
                     "events": report["events"],
