@@ -349,3 +349,60 @@ def test_finance_report_chart_rtp_audit_and_settings(admin_api: AdminApi, browse
     assert f'href="/config/{key}"' in settings.text
     history = console.page(f"/config/{key}")
     assert "Never changed" in history.text
+
+
+def test_a_prize_weight_change_is_proposed_approved_by_another_and_published(
+    admin_api: AdminApi, browser: Any
+) -> None:
+    given_pool(admin_api.players)
+    maker_op, checker_op = admin_api.operator("admin"), admin_api.operator("admin")
+    viewer = admin_api.operator("viewer")
+    project(admin_api)
+    maker: Console = browser()
+    maker.sign_in(maker_op)
+    listing = maker.page("/pools")
+    assert 'href="/pools/wheel"' in listing.text
+    editor = maker.page("/pools/wheel")
+    assert "Gem" in editor.text
+    assert "Odds of the next draw" in editor.text
+    revision = re.search(r'name="revision" value="([^"]+)"', editor.text)
+    assert revision is not None
+
+    fields = {"edit": "weight", "prize_id": "gem", "weight": "60", "revision": revision[1]}
+    no_reason = maker.submit("/pools/wheel/changes", {**fields, "reason": ""}, "/pools/wheel")
+    assert no_reason.status_code == 422
+    proposed = maker.submit(
+        "/pools/wheel/changes", {**fields, "reason": "more gems for the launch"}, "/pools/wheel"
+    )
+    assert proposed.status_code == 303, proposed.text
+    change = proposed.headers["location"]
+    review = maker.page(change)
+    assert "waiting for approval" in review.text
+    assert "Odds after publishing" in review.text
+    assert 'id="approve-form"' in review.text  # an admin may approve, just never their own
+    own = maker.submit(
+        f"{change}/approve", {"reason": "fine", "totp": admin_api.totp(maker_op)}, change
+    )
+    assert own.status_code == 422
+    assert "another operator must" in own.text
+
+    onlooker: Console = browser()
+    onlooker.sign_in(viewer)
+    assert onlooker.page(change).status_code == 200
+    refused = onlooker.submit("/pools/wheel/changes", {**fields, "reason": "x"}, "/pools/wheel")
+    assert refused.status_code == 403
+
+    checker: Console = browser()
+    checker.sign_in(checker_op)
+    for action in ("approve", "publish"):
+        code = admin_api.totp(checker_op)
+        done = checker.submit(f"{change}/{action}", {"reason": "checked", "totp": code}, change)
+        assert done.status_code == 303, done.text
+    assert "published" in checker.page(change).text
+    gem = next(p for p in admin_api.system.pools.summary("wheel").prizes if p["prize_id"] == "gem")
+    assert gem["weight"] == 60
+    # A form shown before the publish carries the old revision: refused, nothing drafted.
+    late = {**fields, "weight": "45", "reason": "from an old tab"}
+    stale = maker.submit("/pools/wheel/changes", late, "/pools/wheel")
+    assert stale.status_code == 422
+    assert "The pool changed since you opened this page" in stale.text

@@ -14,6 +14,7 @@ from litestar.types import ExceptionHandlersMap
 from domain.errors import DomainError
 from interfaces.admin.console import (
     account,
+    changes,
     dashboard,
     deposits,
     players,
@@ -77,6 +78,7 @@ def console_router() -> Router:
             *players.ROUTES,
             *deposits.ROUTES,
             *reports.ROUTES,
+            *changes.ROUTES,
         ],
         opt={"console": True},
         dependencies={"caller": Provide(provide_staff)},
