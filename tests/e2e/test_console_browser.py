@@ -22,7 +22,8 @@ import pyotp
 import pytest
 
 from domain.cause import Cause
-from infrastructure.bootstrap import bootstrap
+from domain.prizes import PoolControls, Prize
+from infrastructure.bootstrap import System, bootstrap
 from infrastructure.settings import Settings
 from tests.e2e.test_player_browser import (
     ARTIFACTS,
@@ -101,6 +102,7 @@ def _prepare(env: dict[str, str]) -> tuple[Operator, Operator, str, int]:
             "Main account",
             _cause("method", as_player),
         )
+        _play(system, player)
         destination = system.payout_methods.destination(player, method.method_id)
         requested = system.withdrawals.request(
             player, large, currency, destination, _cause("withdraw", as_player)
@@ -108,6 +110,15 @@ def _prepare(env: dict[str, str]) -> tuple[Operator, Operator, str, int]:
         return operators[0], operators[1], requested.withdrawal_id, large
     finally:
         system.close()
+
+
+def _play(system: System, player: str) -> None:
+    """A pool and a few draws: the finance report then has a house result to chart."""
+    op = "operator:e2e-setup"
+    system.pools.create("wheel", "The wheel", 100, PoolControls(), _cause("pool", op))
+    system.pools.add_prize("wheel", Prize("gem", "Gem", "cash", 150, 30), _cause("gem", op))
+    system.pools.fund("wheel", 1_000_000, _cause("fund", op))
+    system.draws.draw(player, "wheel", 10, _cause("draw", f"player:{player}"))
 
 
 @pytest.fixture
@@ -223,6 +234,20 @@ def test_two_operators_approve_a_large_withdrawal_and_the_player_sees_it_paid(
         expect(checker.locator(".timeline li", has_text="the bank paid")).to_have_count(1)
         expect(checker.locator(".timeline li", has_text="source of funds checked")).to_be_visible()
         checker.screenshot(path=ARTIFACTS / "console-withdrawal-paid.png", full_page=True)
+        # The main pages as the checker sees them (finance staff).
+        for page_path, heading in [
+            ("/finance", "Finance report"),
+            ("/pools/wheel", "The wheel"),
+            ("/audit", "Audit log"),
+            ("/players", "Players"),
+            ("/deposits?state=credited", "Deposit review"),
+        ]:
+            checker.goto(page_path)
+            expect(checker.locator("h1")).to_have_text(heading)
+            name = page_path.strip("/").split("?")[0].replace("/", "-")
+            checker.screenshot(path=ARTIFACTS / f"console-{name}.png", full_page=True)
+        expect(checker.locator("#rows")).to_contain_text("credited")
+        checker.goto(detail)
         checker.get_by_role("button", name="简体中文").click()
         expect(checker.locator("#state")).to_have_text("已支付")
         checker.screenshot(path=ARTIFACTS / "console-withdrawal-paid-zh.png", full_page=True)

@@ -57,6 +57,6 @@ def daily_chart(points: list[tuple[str, int]]) -> DailyChart:
         height = abs(amount) * scale
         x = PAD_LEFT + index * slot + slot * 0.15
         y = zero_y - height if amount >= 0 else zero_y
-        labelled = index % every == 0 or index == len(points) - 1
+        labelled = (len(points) - 1 - index) % every == 0  # evenly spaced, the last day too
         bars.append(Bar(day, amount, x, y, slot * 0.7, height, x + slot * 0.35, labelled))
     return DailyChart(bars, zero_y, WIDTH, HEIGHT, largest)
