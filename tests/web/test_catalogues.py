@@ -136,3 +136,11 @@ def test_the_locale_comes_from_the_cookie_then_accept_language() -> None:
     assert translations.negotiate(None, "de, zh;q=0") == "en"
     assert translations.negotiate(None, None) == "en"
     assert translations.message("zh-Hans", "field.amount", currency="EUR") == "金额\uff08EUR\uff09"
+
+
+def test_every_payment_event_the_console_timelines_show_has_a_message() -> None:
+    english = CATALOGUES_OF["console"]["en"]
+    for name in event_names():
+        kind, _, event = name.partition(".")
+        if kind in {"Withdrawal", "Deposit"} and event not in {"Event", "Created"}:
+            assert f"event.{name}" in english, name

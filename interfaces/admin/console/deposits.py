@@ -56,7 +56,7 @@ def _detail(system: System, deposit_id: str) -> dict[str, Any]:
     return {
         "d": status,
         "row": system.read_models.deposit(str(uid)),
-        "timeline": list(reversed(timeline)),
+        "timeline": [row for row in reversed(timeline) if row.action.startswith("Deposit.")],
         "open": OPEN,
         "error": None,
         "form": {},

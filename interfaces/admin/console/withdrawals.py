@@ -66,7 +66,7 @@ def _detail(system: System, withdrawal_id: str) -> dict[str, Any]:
     return {
         "w": status,
         "row": system.read_models.withdrawal(str(uid)),
-        "timeline": list(reversed(timeline)),
+        "timeline": [row for row in reversed(timeline) if row.action.startswith("Withdrawal.")],
         "error": None,
         "form": {},
     }
