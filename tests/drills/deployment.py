@@ -8,6 +8,7 @@ import contextlib
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -93,7 +94,7 @@ class ApiProcess:
     def __init__(self, env: dict[str, str], log: Path, port: int | None = None) -> None:
         self.env = env
         self.log = log
-        with contextlib.closing(__import__("socket").create_server(("127.0.0.1", 0))) as probe:
+        with contextlib.closing(socket.create_server(("127.0.0.1", 0))) as probe:
             self.port: int = port or probe.getsockname()[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
