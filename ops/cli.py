@@ -168,7 +168,8 @@ def _migrate(args: argparse.Namespace) -> int:
 
 def _projector(args: argparse.Namespace) -> int:
     """Run projections until SIGTERM/SIGINT: catch up in batches, then follow new events.
-    Also delivers the notification outbox and, with Redis, publishes live updates."""
+    Also delivers the notification outbox, expires stale requests and auto-freezes risky
+    players (the sweeper), and, with Redis, publishes live updates."""
     from infrastructure.bootstrap import bootstrap
 
     system = bootstrap()
@@ -187,6 +188,8 @@ def _projector(args: argparse.Namespace) -> int:
     # The reward centre grants what its read model says is due (idempotent: safe anywhere).
     granter = system.reward_granter()
     workers.append(threading.Thread(target=granter.run, args=(stop,), name="rewards"))
+    if not args.no_sweep:  # one sweeper per deployment acts (a lease); the others stand by
+        workers.append(threading.Thread(target=system.sweeper().run, args=(stop,), name="sweep"))
     # Live updates reach the API processes through Redis only (embedded, the app runs its own
     # feed); one feed per deployment publishes, the others wait for its advisory lock.
     settings = system.settings
@@ -311,6 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     projector.add_argument("--no-mail", action="store_true", help="do not deliver the outbox")
     projector.add_argument("--no-live", action="store_true", help="do not publish live updates")
+    projector.add_argument(
+        "--no-sweep", action="store_true", help="do not expire requests nor auto-freeze"
+    )
     projector.set_defaults(handler=_projector)
     projections = commands.add_parser("projections", help="inspect or rebuild read models")
     sub = projections.add_subparsers(dest="action", required=True)
