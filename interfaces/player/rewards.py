@@ -20,14 +20,14 @@ from domain.rewards import referral_code
 from infrastructure.bootstrap import System
 from interfaces.player.security import MoneyKey, SignedIn
 
-__all__ = ["router"]
+__all__ = ["SHOWN", "router"]
 
 SOURCE = PathParameter(
     pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
     description="a mission's key, or signup / referral",
 )
 # Rows a player sees besides this period's missions: what waits for them and what was paid.
-_SHOWN = ("waiting", "due", "claimable", "granted", "refused")
+SHOWN = ("waiting", "due", "claimable", "granted", "refused")
 
 
 class MissionOut(msgspec.Struct, frozen=True):
@@ -118,7 +118,7 @@ def rewards(state: State, caller: SignedIn) -> RewardsOut:
             r.completed_at,
             r.granted_at,
         )
-        for r in reads.reward_rows(caller.player_id, _SHOWN)
+        for r in reads.reward_rows(caller.player_id, SHOWN)
     ]
     return RewardsOut(referral_code(caller.player_id), missions, rows)
 

@@ -18,7 +18,7 @@ from litestar.types import ExceptionHandlersMap
 
 from domain.errors import DomainError
 from infrastructure.settings import Settings
-from interfaces.player.pages import account, live, money, play, wallet
+from interfaces.player.pages import account, live, money, play, rewards, wallet
 from interfaces.player.pages.common import (
     CsrfRefused,
     Req,
@@ -87,7 +87,14 @@ def web_router() -> Router:
     """Every page; the signed-in player comes from the session cookie."""
     return Router(
         "/",
-        route_handlers=[*account.ROUTES, *wallet.ROUTES, *play.ROUTES, *money.ROUTES, *live.ROUTES],
+        route_handlers=[
+            *account.ROUTES,
+            *wallet.ROUTES,
+            *play.ROUTES,
+            *money.ROUTES,
+            *rewards.ROUTES,
+            *live.ROUTES,
+        ],
         dependencies={"caller": Provide(web_caller)},
         before_request=check_csrf,
         exception_handlers=_handlers,
