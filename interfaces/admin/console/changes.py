@@ -14,6 +14,8 @@ from litestar import Response, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, QueryParameter
 
+from application.changes import ChangeView
+from domain.cause import Cause
 from domain.changes import ChangeKind
 from domain.errors import DomainError
 from infrastructure.bootstrap import System
@@ -21,7 +23,7 @@ from interfaces.admin.console.kit import Form, Req, redirect, refusal, render
 from interfaces.admin.security import Staff, StaffCaller
 from interfaces.problems import ApiError
 
-__all__ = ["ROUTES"]
+__all__ = ["ROUTES", "propose"]
 
 READ = {"permission": "pools.read"}
 WRITE = {"permission": "pools.write"}
@@ -76,6 +78,22 @@ def _payload(edit: str, data: dict[str, str]) -> tuple[str, dict[str, Any]]:
     return kind, payload
 
 
+def propose(
+    system: System,
+    kind: str,
+    target: str,
+    payload: dict[str, Any],
+    revision: str | None,
+    cause: Cause,
+) -> ChangeView:
+    """Draft a change against the revision the form showed, and submit it for approval (the
+    console's editors of pools and missions)."""
+    view = system.changes.draft(kind, target, payload, revision, cause)
+    # The submit is the request's second command: a request id of its own.
+    then = replace(cause, request_id=f"{cause.request_id}:submit")
+    return system.changes.submit(uuid.UUID(view.change_id), then)
+
+
 @post("/pools/{pool_key:str}/changes", sync_to_thread=True, opt=WRITE)
 def draft(
     request: Req, state: State, caller: Staff, pool_key: FromPath[str], data: Form
@@ -86,11 +104,7 @@ def draft(
     try:
         cause = caller.cause(data.get("reason", ""))
         kind, payload = _payload(data.get("edit", ""), data)
-        revision = data.get("revision") or None
-        view = system.changes.draft(kind, pool_key, payload, revision, cause)
-        # The submit is the request's second command: a request id of its own.
-        then = replace(cause, request_id=f"{cause.request_id}:submit")
-        submitted = system.changes.submit(uuid.UUID(view.change_id), then)
+        submitted = propose(system, kind, pool_key, payload, data.get("revision") or None, cause)
     except (DomainError, ApiError) as error:
         context = _pool(system, pool_key, error=refusal(request, error), form=data)
         return render(request, "pool.html", 422, **context)
