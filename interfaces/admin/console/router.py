@@ -19,6 +19,7 @@ from interfaces.admin.console import (
     deposits,
     players,
     reports,
+    rewards,
     withdrawals,
 )
 from interfaces.admin.console.kit import Req, is_htmx, refusal, render
@@ -79,6 +80,7 @@ def console_router() -> Router:
             *deposits.ROUTES,
             *reports.ROUTES,
             *changes.ROUTES,
+            *rewards.ROUTES,
         ],
         opt={"console": True},
         dependencies={"caller": Provide(provide_staff)},
