@@ -38,7 +38,7 @@ def _run(args: argparse.Namespace) -> int:
         system.close()  # the apps build their own (one System per process, in serve)
     print(f"prizeledger player app: http://{args.host}:{args.port}/", flush=True)
     print(
-        f"prizeledger operator console: http://{args.admin_host}:{args.admin_port}/schema",
+        f"prizeledger operator console: http://{args.admin_host}:{args.admin_port}/",
         flush=True,
     )
     if demo is not None:
@@ -81,7 +81,7 @@ def _admin(args: argparse.Namespace) -> int:
     import uvicorn
 
     print(
-        f"prizeledger operator console: http://{args.admin_host}:{args.admin_port}/schema",
+        f"prizeledger operator console: http://{args.admin_host}:{args.admin_port}/",
         flush=True,
     )
     uvicorn.run(
