@@ -149,7 +149,7 @@ def _export(commands: Any) -> None:
         )  # fmt: skip
         sub.add_argument(
             "--format", choices=["csv", "parquet"], default="csv",
-            help="csv; parquet is refused (it needs pyarrow, which is not installed)",
+            help="csv (default) or parquet (the data files; trial_balance stays csv)",
         )  # fmt: skip
         sub.add_argument(
             "--out", required=True, metavar="DIR",
