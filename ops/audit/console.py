@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -37,31 +36,47 @@ def opened() -> Iterator[System]:
 
 
 class Progress:
-    """``label: done/total (rate/s)`` on one stderr line, redrawn at most five times a second,
-    and only when stderr is a terminal (logs and pipes stay clean)."""
+    """A rich progress bar (done/total, rate, time left) on stderr, drawn only when stderr is a
+    terminal: logs and pipes stay clean."""
 
     def __init__(self, label: str) -> None:
         self._label = label
+        self._bar: Any = None
+        self._task: Any = None
         self._tty = sys.stderr.isatty()
-        self._started = time.perf_counter()
-        self._drawn = 0.0
 
     def __call__(self, done: int, total: int) -> None:
-        now = time.perf_counter()
-        if not self._tty or now - self._drawn < 0.2:
+        if not self._tty:
             return
-        self._drawn = now
-        rate = done / max(now - self._started, 1e-9)
-        print(
-            f"\r{self._label}: {done}/{total} ({rate:,.0f}/s)",
-            end="",
-            file=sys.stderr,
-            flush=True,
-        )
+        if self._bar is None:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TaskProgressColumn,
+                TimeRemainingColumn,
+            )
+            from rich.progress import (
+                Progress as Bar,
+            )
+
+            self._bar = Bar(
+                f"[bold]{self._label}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TaskProgressColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=False,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task(self._label, total=total)
+        self._bar.update(self._task, completed=done, total=total)
 
     def close(self) -> None:
-        if self._tty and self._drawn:
-            print(file=sys.stderr)
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
 
 
 def emit_json(data: Any) -> None:
