@@ -86,7 +86,11 @@ def _page(rows: list[T], limit: int) -> Page[T]:
 
 
 def _at(at: datetime) -> str:
-    return iso(at.astimezone(UTC))
+    try:
+        return iso(at.astimezone(UTC))
+    except OverflowError:  # year 1 or 9999 shifted past the calendar: clamp, it bounds nothing
+        edge = datetime.min if at.year < 5000 else datetime.max
+        return iso(edge.replace(tzinfo=UTC))
 
 
 def _like_prefix(text: str) -> str:
