@@ -151,6 +151,9 @@ def test_a_missing_or_short_secret_stops_the_process(pg_settings: Settings, tmp_
     """Outside the embedded mode (Postgres), each server process started with one key missing
     or too short exits with an error that names the key, instead of serving."""
     base = drill_env(pg_settings, "", "unused:", tmp_path)
+    # Make the event store's tables first: the processes below start at once, and racing
+    # CREATE TABLE IF NOT EXISTS in one schema can fail before they reach their secrets.
+    bootstrap(pg_settings).close()
     started = {}
     for name, (factory, change, _) in REFUSALS.items():
         env = {**base, **change}
@@ -168,3 +171,5 @@ def test_a_missing_or_short_secret_stops_the_process(pg_settings: Settings, tmp_
             if process.poll() is None:
                 process.kill()
                 process.wait()
+            if process.stdout is not None:  # else a failed assertion leaks the pipe into
+                process.stdout.close()  # whichever test the garbage collector visits next
