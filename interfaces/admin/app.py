@@ -42,9 +42,9 @@ from interfaces.admin.console.kit import ConsoleKit
 from interfaces.admin.console.router import console_router
 from interfaces.admin.security import StaffGate, authorise, provide_staff
 from interfaces.http import HttpMetrics, RequestContext
-from interfaces.player.app import _EmbeddedWorkers, _throttle, alive, metrics, ready
 from interfaces.player.security import Limits
 from interfaces.problems import exception_handlers
+from interfaces.runtime import EmbeddedWorkers, alive, metrics, ready, throttle_for
 
 __all__ = ["API_PATH", "ROUTERS", "create_admin_app"]
 
@@ -79,10 +79,10 @@ def create_admin_app(system: System | None = None, *, run_workers: bool = True) 
     tokens = AccessTokens(
         settings.require_admin_jwt_secret(), OPERATOR_TOKEN_TTL_S, OPERATOR_AUDIENCE
     )
-    throttle = _throttle(system)
+    throttle = throttle_for(system)
     limits = Limits(throttle, settings.rate_ip_per_minute, settings.rate_player_per_minute)
     http_metrics = HttpMetrics()
-    workers = _EmbeddedWorkers(system)
+    workers = EmbeddedWorkers(system)
 
     def prepare() -> None:
         # The read-model tables must exist before the first query (the projector makes them

@@ -7,25 +7,19 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar, Request, Router, get
+from litestar import Litestar, Request, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, RedocRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.response import Response
 from litestar.static_files import create_static_files_router
-from litestar.status_codes import HTTP_503_SERVICE_UNAVAILABLE
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from infrastructure.bootstrap import System, bootstrap
 from infrastructure.logs import configure_logging
-from infrastructure.throttle import InMemoryThrottle, RedisThrottle, Throttle
 from infrastructure.tokens import AccessTokens
 from interfaces.http import HttpMetrics, RequestContext
 from interfaces.player import auth, live, money, play, rewards, wallet
@@ -37,99 +31,14 @@ from interfaces.player.security import (
 )
 from interfaces.player.web import web_kit, web_router
 from interfaces.problems import ApiError, exception_handlers
+from interfaces.runtime import EmbeddedWorkers, alive, metrics, ready, throttle_for
 
 __all__ = ["create_app"]
 
-# Readiness fails when a read model is further behind the event log than this.
-MAX_READY_LAG = 10_000
 STATIC = Path(__file__).resolve().parent.parent / "static"
 UNTHROTTLED = ("/health/", "/metrics", "/schema", "/static/")
 API_PREFIX = "/api/v1/"
 JSON_MEDIA_TYPE = re.compile(r"^application/([a-z0-9.+-]+\+)?json$")
-
-
-@get("/health/live", sync_to_thread=False, include_in_schema=False)
-def alive() -> dict[str, str]:
-    """The process is up."""
-    return {"status": "ok"}
-
-
-@get("/health/ready", sync_to_thread=True, include_in_schema=False)
-def ready(state: State) -> Response[dict[str, Any]]:
-    """The event store and Redis answer and the read models are not far behind."""
-    system: System = state.system
-    try:
-        head = system.ledger.recorder.max_notification_id() or 0
-        projections = [asdict(s) for s in system.projection_status()]
-    except Exception as error:  # any store failure means "not ready", never a 500
-        failure: dict[str, Any] = {"status": "unavailable", "detail": type(error).__name__}
-        return Response(failure, status_code=HTTP_503_SERVICE_UNAVAILABLE)
-    redis_ok = _redis_ok(system)
-    lagging = any(p["lag"] > MAX_READY_LAG or p["state"] == "failed" for p in projections)
-    status = "ok" if not lagging and redis_ok else ("lagging" if lagging else "redis_unavailable")
-    body: dict[str, Any] = {
-        "status": status,
-        "head": head,
-        "redis": "ok" if redis_ok else "unavailable",
-        "projections": projections,
-    }
-    return Response(body, status_code=200 if status == "ok" else HTTP_503_SERVICE_UNAVAILABLE)
-
-
-def _redis_ok(system: System) -> bool:
-    if system.settings.redis_url is None:
-        return True
-    import redis
-
-    try:
-        client = redis.Redis.from_url(system.settings.redis_url, socket_connect_timeout=1)
-        try:
-            return bool(client.ping())
-        finally:
-            client.close()
-    except (redis.RedisError, OSError):
-        return False
-
-
-@get("/metrics", sync_to_thread=False, include_in_schema=False)
-def metrics(state: State) -> Response[bytes]:
-    """Prometheus metrics of this process (requests by route and status, latency, draw desk)."""
-    http: HttpMetrics = state.http_metrics
-    return Response(generate_latest(http.registry), media_type=CONTENT_TYPE_LATEST)
-
-
-class _EmbeddedWorkers:
-    """In the embedded mode the projections, the live feed, the mail notifier and the sweeper
-    (expiry, auto-freeze) run in the app's process (SQLite has no notifications to wake
-    separate ones); in production they run in the ``prizeledger projector`` process."""
-
-    def __init__(self, system: System) -> None:
-        self._system = system
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._feed: Any = None
-
-    def start(self) -> None:
-        if not self._system.settings.embedded:
-            return
-        for name, target in (
-            ("projector", self._system.projector().run),
-            ("notifier", self._system.notifier().run),
-            ("rewards", self._system.reward_granter().run),
-            ("sweeper", self._system.sweeper().run),
-        ):
-            thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
-        self._feed = self._system.live_feed()
-        self._feed.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._feed is not None:
-            self._feed.stop()
-        for thread in self._threads:
-            thread.join(timeout=10)
 
 
 def require_json(request: Request[Any, Any, Any]) -> None:
@@ -147,13 +56,6 @@ def require_json(request: Request[Any, Any, Any]) -> None:
         )
 
 
-def _throttle(system: System) -> Throttle:
-    settings = system.settings
-    if settings.redis_url is None:
-        return InMemoryThrottle()
-    return RedisThrottle(settings.redis_url, settings.redis_prefix)
-
-
 def create_app(system: System | None = None, *, run_workers: bool = True) -> Litestar:
     """Build the app around a System from the composition root (one per process)."""
     configure_logging()
@@ -163,9 +65,11 @@ def create_app(system: System | None = None, *, run_workers: bool = True) -> Lit
     authenticator = Authenticator(
         tokens, lambda account, session: system.accounts.session(account, session) is not None
     )
-    limits = Limits(_throttle(system), settings.rate_ip_per_minute, settings.rate_player_per_minute)
+    limits = Limits(
+        throttle_for(system), settings.rate_ip_per_minute, settings.rate_player_per_minute
+    )
     http_metrics = HttpMetrics()
-    workers = _EmbeddedWorkers(system)
+    workers = EmbeddedWorkers(system)
 
     def prepare() -> None:
         # The read-model tables must exist before the first query (``prizeledger migrate`` and
