@@ -38,6 +38,7 @@ from domain.errors import AccountFrozen, DomainError
 from domain.wallet import FreezeScope, Wallet
 
 __all__ = [
+    "replacement_hash",
     "AccountView",
     "Accounts",
     "LoginResult",
@@ -211,6 +212,17 @@ def _step_up_cause(cause: Cause) -> Cause:
     if len(request_id) > 200:
         request_id = "totp:" + hashlib.sha256(cause.request_id.encode()).hexdigest()
     return Cause(cause.actor, request_id)
+
+
+def replacement_hash(
+    hasher: PasswordHasher, stored_hash: str, email: str, current: str, new: str
+) -> str:
+    """The hash of a new password, once the current one is proven and the new one is allowed
+    (players and operators change passwords by the same rule)."""
+    if not hasher.verify(stored_hash, current):
+        raise InvalidCredentials("the current password is wrong")
+    check_password(new, email)
+    return hasher.hash(new)
 
 
 class Accounts:
@@ -404,10 +416,9 @@ class Accounts:
         """Set a new password; every session but ``keep_session_id`` ends. Returns their ids."""
 
         def act(account: PlayerAccount, at: datetime) -> _Revoked:
-            if not self._hasher.verify(account.password_hash, current_password):
-                raise InvalidCredentials("the current password is wrong")
-            check_password(new_password, account.email)
-            new_hash = self._hasher.hash(new_password)
+            new_hash = replacement_hash(
+                self._hasher, account.password_hash, account.email, current_password, new_password
+            )
             return _Revoked(account.change_password(new_hash, keep_session_id, at, cause))
 
         params = {"keep": keep_session_id}

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 from uuid import UUID, uuid4
 
-from application.accounts import TokenAlreadyIssued, TotpEnrolment
+from application.accounts import TokenAlreadyIssued, TotpEnrolment, replacement_hash
 from application.clock import Clock
 from application.commands import Commands, Unit
 from application.errors import NotFound
@@ -387,10 +387,9 @@ class Operators:
         """Set a new password; every session but ``keep_session_id`` ends. Returns their ids."""
 
         def act(op: Operator, at: datetime) -> _Revoked:
-            if not self._hasher.verify(op.password_hash, current_password):
-                raise InvalidCredentials("the current password is wrong")
-            check_password(new_password, op.email)
-            new_hash = self._hasher.hash(new_password)
+            new_hash = replacement_hash(
+                self._hasher, op.password_hash, op.email, current_password, new_password
+            )
             return _Revoked(op.change_password(new_hash, keep_session_id, at, cause))
 
         params = {"keep": keep_session_id}
