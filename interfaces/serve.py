@@ -14,6 +14,7 @@ import signal
 from collections.abc import Iterator
 
 import uvicorn
+import uvloop
 
 from infrastructure.bootstrap import bootstrap
 from interfaces.admin.app import create_admin_app
@@ -37,10 +38,16 @@ def serve(player_host: str, player_port: int, admin_host: str, admin_port: int) 
     player = create_app(system)  # runs the embedded workers and closes the System at the end
     admin = create_admin_app(system, run_workers=False)
     servers = [
-        _Server(uvicorn.Config(player, host=player_host, port=player_port, log_level="info")),
-        _Server(uvicorn.Config(admin, host=admin_host, port=admin_port, log_level="info")),
+        _Server(
+            uvicorn.Config(
+                app, host=host, port=port, http="httptools", loop="uvloop", log_level="info"
+            )
+        )
+        for app, host, port in ((player, player_host, player_port), (admin, admin_host, admin_port))
     ]
-    asyncio.run(_serve_all(servers))
+    # The loop is ours, not uvicorn's (two servers share it): uvloop, as ``prizeledger api``.
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(_serve_all(servers))
 
 
 async def _serve_all(servers: list[_Server]) -> None:

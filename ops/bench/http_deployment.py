@@ -30,12 +30,14 @@ from infrastructure.bootstrap import System, bootstrap
 from infrastructure.settings import Settings
 from ops.bench.proc_cpu import descendants
 
-__all__ = ["Deployment", "deploy"]
+__all__ = ["SERVER_HTTP", "SERVER_LOOP", "Deployment", "deploy"]
 
 # The bench measures throughput, not the limiter: budgets no run can spend (the limiter's Redis
 # calls still happen on every request).
 UNLIMITED_PER_MIN = 100_000_000
 START_TIMEOUT_S = 60.0
+# The event loop and HTTP parser the server runs with: production's (``prizeledger api``).
+SERVER_LOOP, SERVER_HTTP = "uvloop", "httptools"
 
 
 @dataclass
@@ -116,6 +118,10 @@ def server_command(port: int, workers: int, profile: Path | None = None) -> list
         str(port),
         "--workers",
         str(workers),
+        "--loop",
+        SERVER_LOOP,
+        "--http",
+        SERVER_HTTP,
         "--no-access-log",
         "--log-level",
         "warning",

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import json
 import os
 import secrets
@@ -29,7 +28,13 @@ from typing import Any
 import httpx
 
 from ops.bench.fixtures import DEFAULT_URL, open_bench_pool, percentile
-from ops.bench.http_deployment import UNLIMITED_PER_MIN, Deployment, deploy
+from ops.bench.http_deployment import (
+    SERVER_HTTP,
+    SERVER_LOOP,
+    UNLIMITED_PER_MIN,
+    Deployment,
+    deploy,
+)
 from ops.bench.http_load import LoadPlan, LoadProcess, LoadResult
 from ops.bench.ledger_audit import audit
 from ops.bench.proc_cpu import busy_seconds, cpu_seconds, machine_ticks, spent
@@ -310,10 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "benchmark": "http_draws",
         "cpus": os.cpu_count(),
-        "server": {
-            "http": "httptools" if importlib.util.find_spec("httptools") else "h11",
-            "loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-        },
+        "server": {"http": SERVER_HTTP, "loop": SERVER_LOOP},
         "rate_limits": {
             "per_ip_per_min": UNLIMITED_PER_MIN,
             "per_player_per_min": UNLIMITED_PER_MIN,
