@@ -13,10 +13,12 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.persistence import Mapper, Notification
+from eventsourcing.persistence import Mapper, Notification, StoredEvent
+from eventsourcing.utils import resolve_topic
 
 from domain.postings import postings_for
 from ops.audit.draw_checks import Charge, DrawChecks, Ref
+from ops.audit.fast import moves, settle_postings
 from ops.audit.log import qualname_of
 from ops.audit.payment_checks import PaymentChecks
 from ops.audit.pool_checks import check_wins
@@ -58,6 +60,81 @@ class WalletFacts:
         self.updated: datetime | None = None
 
 
+class _Topic:
+    """What the fold does with the notifications of one topic, worked out once.
+
+    Events of an aggregate the fold applies (``_FOLDED``) come from the ledger's own mapper. The
+    others are decoded here: the stored state becomes the ``__dict__`` of the event's class, as
+    the mapper does, without the aggregate id (the fold reads it from the notification, as
+    text). Whatever this cannot decode, or a class with upcasters, goes through the mapper."""
+
+    __slots__ = (
+        "cls",
+        "decode_state",
+        "fast",
+        "folded",
+        "handler",
+        "kind",
+        "name",
+        "settles",
+        "single",
+        "wallet",
+    )
+
+    def __init__(
+        self,
+        topic: str,
+        mapper: Mapper[UUID],
+        handlers: dict[str, Callable[[Any, Ref], None]],
+    ) -> None:
+        self.name = qualname_of(topic)
+        self.kind = self.name.partition(".")[0]
+        self.single = self.kind in _SINGLE_EVENT
+        self.wallet = self.kind == "Wallet"
+        self.folded = self.kind in _FOLDED
+        self.handler = handlers.get(self.name)
+        self.cls: type | None = None
+        if not self.folded:
+            try:
+                self.cls = resolve_topic(topic)
+            except Exception:  # the mapper names the problem, event by event
+                self.cls = None
+        self.fast = self.cls is not None and getattr(self.cls, "class_version", 1) == 1
+        self.settles = self.cls is not None and self.cls.__qualname__ == "Wallet.DrawsSettled"
+        self.decode_state = _state_decoder(mapper)
+
+    def decode(self, state: bytes, version: int) -> Any:
+        """The event, or None for the mapper to decode (or to name why it cannot)."""
+        try:
+            data = self.decode_state(state)
+        except Exception:
+            return None
+        if type(data) is not dict:
+            return None
+        data.pop("class_version", None)
+        data.pop("originator_id", None)
+        data["originator_version"] = version
+        event: Any = object.__new__(cast(type, self.cls))
+        object.__setattr__(event, "__dict__", data)
+        return event
+
+
+def _state_decoder(mapper: Mapper[UUID]) -> Callable[[bytes], Any]:
+    """The mapper's own steps from stored state to the event's attributes."""
+    transcoder, cipher, compressor = mapper.transcoder, mapper.cipher, mapper.compressor
+    if cipher is None and compressor is None:
+        return transcoder.decode
+
+    def decode(state: bytes) -> Any:
+        if cipher is not None:
+            state = cipher.decrypt(state)
+        if compressor is not None:
+            state = compressor.decompress(state)
+        return transcoder.decode(state)
+
+    return decode
+
+
 class LedgerFold:
     def __init__(
         self,
@@ -79,8 +156,8 @@ class LedgerFold:
         self.money_events = 0
         # (player, balance, currency) -> [Σ amount, postings, Σ notification id]
         self.player_postings: dict[tuple[str, str, str], list[int]] = {}
-        self.versions: dict[UUID, int] = {}
-        self.wallets: dict[UUID, WalletFacts] = {}
+        self.versions: dict[str, int] = {}  # aggregate id -> its last version
+        self.wallets: dict[str, WalletFacts] = {}  # wallet id ->
         self.players: dict[str, WalletFacts] = {}
         self.aggregates: dict[UUID, Any] = {}
         self.created: dict[UUID, int] = {}  # notification id of each folded aggregate's first event
@@ -104,6 +181,7 @@ class LedgerFold:
             "Wallet.WithdrawalPaidOut": self.payments.on_lock,
             "Wallet.PayoutReturned": self.payments.on_lock,
         }
+        self._topics: dict[str, _Topic] = {}
 
     def offend(self, check: str, message: str, ref: Ref) -> None:
         if 0 < ref[0] < self._report_from:
@@ -114,45 +192,64 @@ class LedgerFold:
     # ---- one notification ----------------------------------------------------------------------
 
     def add(self, notification: Notification) -> None:
-        name = qualname_of(notification.topic)
-        ref = (notification.id, str(notification.originator_id), name)
+        self.add_row(
+            notification.id,
+            str(notification.originator_id),
+            notification.originator_version,
+            notification.topic,
+            notification.state,
+        )
+
+    def add_row(
+        self, notification_id: int, originator_id: str, version: int, topic: str, state: bytes
+    ) -> None:
+        """One notification (``ops.audit.log.Row``); the aggregate id as text."""
+        kind = self._topics.get(topic)
+        if kind is None:
+            kind = self._topics[topic] = _Topic(topic, self._mapper, self._handlers)
+        name = kind.name
+        ref = (notification_id, originator_id, name)
         self.events += 1
-        self._sequence(notification, ref)
-        self._version(notification, name, ref)
-        try:
-            event = self._mapper.to_domain_event(notification)
-        except Exception as error:
-            self.offend("events", f"cannot be decoded: {error}", ref)
-            return
-        self._money(event, ref)
-        kind = name.partition(".")[0]
-        if kind == "Wallet":
-            self._on_wallet(event)
-        handler = self._handlers.get(name)
+        # The notification id follows the last one (else: _gap)
+        if notification_id != self.position + 1 and not 0 < notification_id < self._report_from:
+            self._gap(notification_id, ref)
+        self.position = notification_id
+        # The aggregate's version follows its last one
+        if kind.single:
+            if version != 1:
+                message = f"a {kind.kind} has one event; this is version {version}"
+                self.offend("versions", message, ref)
+        else:
+            self._version(originator_id, version, ref)
+        event: Any = kind.decode(state, version) if kind.fast else None
+        if event is None:
+            try:
+                stored = StoredEvent(UUID(originator_id), version, topic, state)
+                event = self._mapper.to_domain_event(stored)
+            except Exception as error:
+                self.offend("events", f"cannot be decoded: {error}", ref)
+                return
+        self._money(event, ref, kind.settles)
+        if kind.wallet:
+            facts = self.wallets.get(originator_id)
+            if facts is not None:
+                facts.version = version
+                facts.updated = event.timestamp
+        handler = kind.handler
         if handler is not None:
             handler(event, ref)
-        if kind in _FOLDED:
+        if kind.folded:
             self._apply(event, ref)
 
-    def _sequence(self, notification: Notification, ref: Ref) -> None:
+    def _gap(self, notification_id: int, ref: Ref) -> None:
         expected = self.position + 1
-        self.position = notification.id
-        if notification.id == expected or 0 < notification.id < self._report_from:
-            return
         check = self.findings["notification_ids"]
         offence = Offence(
-            f"ids {expected}..{notification.id - 1} are missing", notification.id, ref[1], ref[2]
+            f"ids {expected}..{notification_id - 1} are missing", notification_id, ref[1], ref[2]
         )
         (check.fail if self._gaps_fail else check.warn)(offence)
 
-    def _version(self, notification: Notification, kind_name: str, ref: Ref) -> None:
-        version = notification.originator_version
-        kind = kind_name.partition(".")[0]
-        if kind in _SINGLE_EVENT:
-            if version != 1:
-                self.offend("versions", f"a {kind} has one event; this is version {version}", ref)
-            return
-        aggregate_id = cast(UUID, notification.originator_id)
+    def _version(self, aggregate_id: str, version: int, ref: Ref) -> None:
         last = self.versions.get(aggregate_id, 0)
         if version != last + 1:
             gap = f" (version {last + 1} is missing)" if version > last + 1 else ""
@@ -160,21 +257,22 @@ class LedgerFold:
         if version > last:
             self.versions[aggregate_id] = version
 
-    def _money(self, event: Any, ref: Ref) -> None:
+    def _money(self, event: Any, ref: Ref, settles: bool) -> None:
+        """``settles``: a Wallet.DrawsSettled, whose postings ``settle_postings`` makes."""
         try:
-            postings = postings_for(event)
+            postings = settle_postings(event) if settles else moves(postings_for(event))
         except Exception as error:  # a tampered attribute of the wrong type, say
             self.offend("postings", f"not a well-formed money event: {error}", ref)
             return
         if not postings:
             return
         self.money_events += 1
-        total, currency, watched, mixed = 0, postings[0].currency, False, False
-        for p in postings:
-            account = self._accounts.get((p.account, p.currency))
+        accounts = self._accounts
+        total, currency, watched, mixed = 0, postings[0][2], False, False
+        for name, amount, in_currency in postings:
+            account = accounts.get((name, in_currency))
             if account is None:
-                account = self._open_account(p.account, p.currency)
-            amount = p.amount_minor
+                account = self._open_account(name, in_currency)
             account.balance += amount
             account.postings += 1
             line = account.line
@@ -184,19 +282,19 @@ class LedgerFold:
                 line[2] += ref[0]
             watched |= account.watched
             total += amount
-            mixed |= p.currency != currency
+            mixed |= in_currency != currency
         if total or mixed:  # per currency, then
             sums: dict[str, int] = {}
-            for p in postings:
-                sums[p.currency] = sums.get(p.currency, 0) + p.amount_minor
+            for _, amount, in_currency in postings:
+                sums[in_currency] = sums.get(in_currency, 0) + amount
             unbalanced = {c: v for c, v in sums.items() if v}
             if unbalanced:
                 self.offend("postings", f"postings do not sum to zero: {unbalanced}", ref)
         if watched:
-            for p in postings:
-                account = self._accounts[(p.account, p.currency)]
+            for name, _, in_currency in postings:
+                account = accounts[(name, in_currency)]
                 if account.watched and account.balance < 0:
-                    message = f"{p.account} goes to {account.balance} {p.currency}"
+                    message = f"{name} goes to {account.balance} {in_currency}"
                     self.offend("balances", message, ref)
 
     def _open_account(self, name: str, currency: str) -> Account:
@@ -222,25 +320,19 @@ class LedgerFold:
 
     # ---- handlers ------------------------------------------------------------------------------
 
-    def _on_wallet(self, event: Any) -> None:
-        facts = self.wallets.get(event.originator_id)
-        if facts is not None:
-            facts.version = event.originator_version
-            facts.updated = event.timestamp
-
-    def _on_wallet_opened(self, event: Any, _: Ref) -> None:
+    def _on_wallet_opened(self, event: Any, ref: Ref) -> None:
         facts = WalletFacts(event.player_id, event.currency)
         facts.version, facts.updated = event.originator_version, event.timestamp
-        self.wallets[event.originator_id] = facts
+        self.wallets[ref[1]] = facts
         self.players[event.player_id] = facts
 
-    def _on_client_seed(self, event: Any, _: Ref) -> None:
-        facts = self.wallets.get(event.originator_id)
+    def _on_client_seed(self, event: Any, ref: Ref) -> None:
+        facts = self.wallets.get(ref[1])
         if facts is not None:
             facts.client_seed = event.client_seed
 
     def _on_charge(self, event: Any, ref: Ref) -> None:
-        facts = self.wallets.get(event.originator_id)
+        facts = self.wallets.get(ref[1])
         if facts is None:
             self.offend("draws", "a draw on a wallet that was never opened", ref)
             return

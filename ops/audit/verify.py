@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from ops.audit.console import FAILED, OK, USAGE, Progress, emit_json, opened
 from ops.audit.fold import LedgerFold
-from ops.audit.log import pages
+from ops.audit.log import Row, rows
 from ops.audit.model_checks import ModelState, ReadModelAudit, draw_explainer
 from ops.audit.report import Findings
 from ops.audit.rules import RULES
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from infrastructure.bootstrap import System
 
@@ -105,7 +105,7 @@ def verify_ledger(
     explain = draw_explainer(system.ledger.events)
     models = ReadModelAudit(system.read_store, fold, findings["read_models"], explain)
     models.load(head, last)
-    for page in pages(recorder, 1, stop=last):
+    for page in rows(recorder, 1, stop=last):
         if not _fold_page(fold, models, page, end):
             break
         if progress is not None:
@@ -128,13 +128,15 @@ def verify_ledger(
     )
 
 
-def _fold_page(fold: LedgerFold, models: ReadModelAudit, page: Any, end: int) -> bool:
+def _fold_page(fold: LedgerFold, models: ReadModelAudit, page: Sequence[Row], end: int) -> bool:
     """False once past ``end`` with no read model left to compare further on."""
-    for notification in page:
-        models.compare_before(notification.id)
-        if notification.id > end and not models.waiting(notification.id):
+    add, compare_before = fold.add_row, models.compare_before
+    for row in page:
+        notification_id = row[0]
+        compare_before(notification_id)
+        if notification_id > end and not models.waiting(notification_id):
             return False
-        fold.add(notification)
+        add(*row)
     return True
 
 

@@ -1,0 +1,123 @@
+"""The audit's fast paths (``ops.audit.fast``, the fold's own decoding) agree with the domain
+functions and the mapper they stand in for, on generated inputs, tampered ones included."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+import hypothesis.strategies as st
+from eventsourcing.persistence import Mapper, StoredEvent
+from hypothesis import given, settings
+
+from domain.draw import Draw
+from domain.postings import postings_for
+from domain.wallet import Wallet
+from infrastructure.transcoder import MsgspecTranscoder
+from ops.audit.fast import moves, settle_postings
+from ops.audit.fold import _Topic
+
+_DRAWS_SETTLED: type = Wallet.DrawsSettled  # type: ignore[attr-defined]
+_EXECUTED_CLASS: type = Draw.Executed  # type: ignore[attr-defined]
+_SETTLE_FIELDS = ("player_id", "currency", "pool_key")
+_SETTLE_AMOUNTS = ("from_bonus", "from_available", "cost_total", "cash_won", "bonus_won")
+_MISSING = object()
+
+_odd = st.sampled_from([None, True, False, 1.5, "7", _MISSING, b"x", 0])
+_amount = st.one_of(st.integers(-(2**40), 2**40), st.just(0))
+_text = st.sampled_from(["ann", "bob", "EUR", "gen-0", ""])
+
+
+def _outcome(function: Any, event: Any) -> tuple[str, Any]:
+    try:
+        return "ok", function(event)
+    except Exception as error:
+        return type(error).__name__, str(error)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    texts=st.fixed_dictionaries(dict.fromkeys(_SETTLE_FIELDS, _text)),
+    amounts=st.fixed_dictionaries(dict.fromkeys(_SETTLE_AMOUNTS, _amount)),
+    tampered=st.dictionaries(st.sampled_from(_SETTLE_FIELDS + _SETTLE_AMOUNTS), _odd, max_size=2),
+)
+def test_settle_postings_are_the_domains(
+    texts: dict[str, Any], amounts: dict[str, Any], tampered: dict[str, Any]
+) -> None:
+    event: Any = object.__new__(_DRAWS_SETTLED)
+    state = {k: v for k, v in {**texts, **amounts, **tampered}.items() if v is not _MISSING}
+    object.__setattr__(event, "__dict__", {"draw_id": "d", "nonce": 1, **state})
+    fast = _outcome(settle_postings, event)
+    domain = _outcome(lambda e: moves(postings_for(e)), event)
+    assert fast == domain
+    if not tampered:
+        assert fast[0] == "ok"
+
+
+def _mapper() -> Mapper[Any]:
+    return Mapper(MsgspecTranscoder())
+
+
+def _stored(event_class: type, state: dict[str, Any], version: int = 1) -> StoredEvent:
+    mapper = _mapper()
+    return StoredEvent(
+        uuid4(),
+        version,
+        f"{event_class.__module__}:{event_class.__qualname__}",
+        mapper.transcoder.encode(state),
+    )
+
+
+_T = datetime(2026, 1, 1, 12, tzinfo=UTC)
+_SETTLED = {
+    "timestamp": _T,
+    "draw_id": "d1",
+    "pool_key": "p",
+    "player_id": "ann",
+    "currency": "EUR",
+    "cost_total": 300,
+    "from_bonus": 100,
+    "from_available": 200,
+    "cash_won": 0,
+    "bonus_won": 100,
+    "nonce": 3,
+    "play": {"day": "2026-01-01", "last_draw_at": _T},
+    "actor": "player:ann",
+    "request_id": "r",
+}
+_EXECUTED = {
+    "timestamp": _T,
+    "originator_topic": "domain.draw:Draw",
+    "player_id": "ann",
+    "pool_key": "p",
+    "requested": 1,
+    "status": "settled",
+    "reason": None,
+    "results": [{"index": 0, "nonce": 0, "weights": [["a", 1], ["miss", 2]], "reward": 0}],
+    "cost_total": 100,
+    "at": _T,
+}
+
+
+def test_the_fold_decodes_as_the_mapper_does() -> None:
+    mapper = _mapper()
+    for cls, state in ((_DRAWS_SETTLED, _SETTLED), (_EXECUTED_CLASS, _EXECUTED)):
+        for extra in ({}, {"class_version": 1}, {"originator_id": "forged"}):
+            stored = _stored(cls, {**state, **extra}, version=4)
+            topic = _Topic(stored.topic, mapper, {})
+            assert topic.fast
+            fast = topic.decode(stored.state, stored.originator_version)
+            slow = mapper.to_domain_event(stored)
+            assert type(fast) is type(slow)
+            assert vars(fast) == {k: v for k, v in vars(slow).items() if k != "originator_id"}
+    assert _Topic(_stored(_DRAWS_SETTLED, _SETTLED).topic, mapper, {}).settles
+
+
+def test_what_the_fold_cannot_decode_goes_to_the_mapper() -> None:
+    mapper = _mapper()
+    topic = _Topic(_stored(_EXECUTED_CLASS, _EXECUTED).topic, mapper, {})
+    assert topic.decode(b"\xc1 not msgpack", 1) is None
+    assert topic.decode(mapper.transcoder.encode([1, 2]), 1) is None
+    assert not _Topic("domain.nowhere:Gone.Event", mapper, {}).fast
+    assert not _Topic("domain.pool:PrizePool.Funded", mapper, {}).fast  # folded: the mapper's
