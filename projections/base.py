@@ -17,13 +17,14 @@ from typing import Any, ClassVar
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.projection import Projection
 
-from projections.store import ReadStore, ReadTx
+from projections.store import Merge, ReadStore, ReadTx
 
 __all__ = [
     "ACTIVE_DDL",
     "Handler",
     "LedgerProjection",
     "LedgerView",
+    "Merge",
     "TRACKING_DDL",
     "TrackingConflict",
     "Writes",
@@ -33,11 +34,12 @@ __all__ = [
 
 class Writes:
     """The statements a batch of events turns into, flushed in order; runs of the same
-    statement go as one ``executemany`` (one round trip in Postgres' pipeline mode)."""
+    statement go as one ``executemany`` (one round trip in Postgres' pipeline mode), runs of
+    inserts into the same table as one ``insert_rows`` (a ``COPY`` in Postgres)."""
 
     def __init__(self) -> None:
-        self._runs: list[tuple[str, list[Sequence[object]]]] = []
-        self._merged: dict[str, dict[tuple[object, ...], list[object]]] = {}
+        self._runs: list[tuple[str | tuple[str, tuple[str, ...]], list[Sequence[object]]]] = []
+        self._merged: dict[Merge, dict[tuple[object, ...], list[object]]] = {}
 
     def add(self, sql: str, *params: object) -> None:
         if self._runs and self._runs[-1][0] == sql:
@@ -45,13 +47,21 @@ class Writes:
         else:
             self._runs.append((sql, [params]))
 
+    def insert(self, table: str, columns: tuple[str, ...], *values: object) -> None:
+        """A row for ``table``, values in the order of ``columns``."""
+        target = (table, columns)
+        if self._runs and self._runs[-1][0] == target:
+            self._runs[-1][1].append(values)
+        else:
+            self._runs.append((target, [values]))
+
     def merge(
-        self, sql: str, key: tuple[object, ...], sums: Sequence[int], last: Sequence[object]
+        self, merge: Merge, key: tuple[object, ...], sums: Sequence[int], last: Sequence[object]
     ) -> None:
-        """A commutative update: rows of ``sql`` with the same ``key`` are combined — ``sums``
-        added up, ``last`` replaced by the latest — and flushed once, after every other
-        statement of the batch. ``sql`` takes its parameters as (*sums, *last, *key)."""
-        rows = self._merged.setdefault(sql, {})
+        """A commutative change (see ``Merge``): changes of the same ``key`` are combined —
+        ``sums`` added up, ``last`` replaced by the latest — and flushed once, after every
+        other statement of the batch."""
+        rows = self._merged.setdefault(merge, {})
         current = rows.get(key)
         if current is None:
             rows[key] = [*sums, *last]
@@ -61,13 +71,15 @@ class Writes:
             current[len(sums) :] = last
 
     def flush(self, tx: ReadTx) -> None:
-        for sql, rows in self._runs:
-            if len(rows) == 1:
-                tx.execute(sql, rows[0])
+        for target, rows in self._runs:
+            if isinstance(target, tuple):
+                tx.insert_rows(*target, rows)
+            elif len(rows) == 1:
+                tx.execute(target, rows[0])
             else:
-                tx.executemany(sql, rows)
-        for sql, merged in self._merged.items():
-            tx.executemany(sql, [(*values, *key) for key, values in merged.items()])
+                tx.executemany(target, rows)
+        for merge, merged in self._merged.items():
+            tx.merge_rows(merge, [(*values, *key) for key, values in merged.items()])
 
 
 Handler = Callable[[Writes, Any, int], None]

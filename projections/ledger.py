@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from domain.postings import postings_for
-from projections.base import Handler, LedgerProjection, Writes, iso
+from projections.base import Handler, LedgerProjection, Merge, Writes, iso
 
 __all__ = ["BalancesProjection", "HistoryProjection", "TrialBalanceProjection"]
 
@@ -55,21 +55,19 @@ class BalancesProjection(LedgerProjection):
 
     def handlers(self) -> dict[str, Handler]:
         table = self.t("balances")
-        opened = (
-            f"INSERT INTO {table} (wallet_id, player_id, currency, available, locked, bonus,"
-            " version, updated_at) VALUES (%s, %s, %s, 0, 0, 0, %s, %s)"
-        )
-        changed = (
-            f"UPDATE {table} SET available = available + %s, locked = locked + %s,"
-            " bonus = bonus + %s, version = %s, updated_at = %s WHERE wallet_id = %s"
-        )
+        opened = ("wallet_id", "player_id", "currency", *_BALANCES, "version", "updated_at")
+        changed = Merge(table, ("wallet_id",), _BALANCES, ("version", "updated_at"))
 
         def on_opened(w: Writes, e: Any, _: int) -> None:
-            w.add(
+            w.insert(
+                table,
                 opened,
                 str(e.originator_id),
                 e.player_id,
                 e.currency,
+                0,
+                0,
+                0,
                 e.originator_version,
                 iso(e.timestamp),
             )
@@ -99,10 +97,9 @@ class HistoryProjection(LedgerProjection):
     ]
 
     def handlers(self) -> dict[str, Handler]:
-        insert = (
-            f"INSERT INTO {self.t('postings')} (position, line, player_id, balance, amount_minor,"
-            " currency, kind, reference, at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
-        )
+        table = self.t("postings")
+        columns: tuple[str, ...] = ("position", "line", "player_id", "balance", "amount_minor")
+        columns += ("currency", "kind", "reference", "at")
 
         def on_money(w: Writes, e: Any, position: int) -> None:
             kind = type(e).__name__
@@ -117,8 +114,9 @@ class HistoryProjection(LedgerProjection):
             for line, posting in enumerate(postings_for(e)):
                 owner, _, balance = posting.account.removeprefix("player:").rpartition(":")
                 if posting.account.startswith("player:"):
-                    w.add(
-                        insert,
+                    w.insert(
+                        table,
+                        columns,
                         position,
                         line,
                         owner,
@@ -143,12 +141,8 @@ class TrialBalanceProjection(LedgerProjection):
     ]
 
     def handlers(self) -> dict[str, Handler]:
-        accounts = self.t("accounts")
-        upsert = (
-            f"INSERT INTO {accounts} (balance, postings, account, currency)"
-            " VALUES (%s, %s, %s, %s) ON CONFLICT (account, currency) DO UPDATE SET"
-            f" balance = {accounts}.balance + excluded.balance,"
-            f" postings = {accounts}.postings + excluded.postings"
+        upsert = Merge(
+            self.t("accounts"), ("account", "currency"), ("balance", "postings"), insert=True
         )
 
         def on_any(w: Writes, e: Any, _: int) -> None:

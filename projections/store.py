@@ -3,17 +3,63 @@
 SQL in projections uses ``%s`` placeholders and the subset both Postgres and SQLite speak
 (``INSERT … ON CONFLICT … DO UPDATE``, ``excluded.col``, integer and text columns). Timestamps
 are stored as ISO-8601 text (UTC), which sorts correctly in both.
+
+Bulk writes (``insert_rows``, ``merge_rows``) name a table and its columns instead of SQL, so
+that each store can write many rows its fastest way: Postgres with one ``COPY`` or one
+statement over arrays, SQLite with one prepared statement per row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["ReadStore", "ReadTx", "Row"]
+__all__ = ["Merge", "ReadStore", "ReadTx", "Row"]
 
 Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Merge:
+    """A commutative change of rows found by ``key``: the ``sums`` columns are added to, the
+    ``last`` columns overwritten. With ``insert`` a missing row is inserted with the given
+    values (an upsert), else it is left alone (as an ``UPDATE`` that matches nothing).
+
+    Rows are given as (*sums, *last, *key); one batch holds each key at most once."""
+
+    table: str
+    key: tuple[str, ...]
+    sums: tuple[str, ...]
+    last: tuple[str, ...] = ()
+    insert: bool = False
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (*self.sums, *self.last, *self.key)
+
+    def assignments(self, new: str) -> str:
+        """The SET list, reading the new values from the row alias ``new``."""
+        sets = [f"{c} = {self.table}.{c} + {new}.{c}" for c in self.sums]
+        sets += [f"{c} = {new}.{c}" for c in self.last]
+        return ", ".join(sets)
+
+    def row_sql(self) -> str:
+        """The statement for one row, with ``%s`` placeholders (both dialects)."""
+        if self.insert:
+            return (
+                f"{insert_sql(self.table, self.columns)} ON CONFLICT ({', '.join(self.key)})"
+                f" DO UPDATE SET {self.assignments('excluded')}"
+            )
+        sets = [f"{c} = {c} + %s" for c in self.sums] + [f"{c} = %s" for c in self.last]
+        where = " AND ".join(f"{c} = %s" for c in self.key)
+        return f"UPDATE {self.table} SET {', '.join(sets)} WHERE {where}"
+
+
+def insert_sql(table: str, columns: Sequence[str]) -> str:
+    marks = ", ".join(["%s"] * len(columns))
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
 
 
 class ReadTx(Protocol):
@@ -21,6 +67,14 @@ class ReadTx(Protocol):
         """Run one statement; returns the number of rows it changed."""
 
     def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None: ...
+
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]
+    ) -> None:
+        """Insert every row (values in the order of ``columns``)."""
+
+    def merge_rows(self, merge: Merge, rows: Sequence[Sequence[object]]) -> None:
+        """Apply ``merge`` to every row (values as (*sums, *last, *key), each key once)."""
 
     def fetchone(self, sql: str, params: Sequence[object] = ()) -> Row | None: ...
 
