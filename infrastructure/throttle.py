@@ -1,10 +1,13 @@
 """Fixed-window request budgets (per client IP, per player) and idempotency in-flight locks.
 
 Redis in production, so every API process shares one budget and one lock table; an in-process
-stand-in in the embedded mode. When Redis is unreachable both degrade instead of failing the
-request: budgets fall back to this process's own counters (a client spread over N processes then
-gets up to N times its budget), and in-flight locks are skipped — money stays exactly-once
-because the durable idempotency record (the receipt) lives in the event store, not in Redis.
+stand-in in the embedded mode. ``admit`` spends a request's budgets and takes its lock in one
+call (one Redis round trip, a Lua script, instead of one per budget and one for the lock).
+
+When Redis is unreachable both degrade instead of failing the request: budgets fall back to this
+process's own counters (a client spread over N processes then gets up to N times its budget), and
+in-flight locks are skipped — money stays exactly-once because the durable idempotency record (the
+receipt) lives in the event store, not in Redis.
 """
 
 from __future__ import annotations
@@ -15,13 +18,14 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-__all__ = ["Budget", "InMemoryThrottle", "RedisThrottle", "Throttle"]
+__all__ = ["Admission", "Budget", "InMemoryThrottle", "RedisThrottle", "Throttle"]
 
 log = logging.getLogger(__name__)
 WINDOW_S = 60
@@ -40,8 +44,31 @@ class Budget:
         return self.remaining < 0
 
 
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What ``admit`` did: the budgets spent, in the order asked, up to and including the first
+    one exceeded (the later ones are not spent); the lock's token if it was asked for and taken
+    (None: not asked for, someone holds it, or a budget was exceeded first)."""
+
+    budgets: list[Budget]
+    token: str | None
+
+    @property
+    def exceeded(self) -> Budget | None:
+        last = self.budgets[-1] if self.budgets else None
+        return last if last is not None and last.exceeded else None
+
+
 class Throttle(Protocol):
     async def spend(self, key: str, limit: int) -> Budget: ...
+
+    async def admit(
+        self, budgets: Sequence[tuple[str, int]], lock: tuple[str, float] | None = None
+    ) -> Admission:
+        """Spend each ``(key, limit)`` budget in turn, stopping at the first exceeded; then,
+        if none was, take ``lock`` (``(key, ttl_s)``) — the same as ``spend`` calls and an
+        ``acquire``, in one call."""
+        ...
 
     async def acquire(self, key: str, ttl_s: float) -> str | None:
         """A token if the lock was free (now held), None if someone holds it."""
@@ -71,6 +98,17 @@ class InMemoryThrottle:
                 self._windows = {k: v for k, v in self._windows.items() if v[0] == window}
         return Budget(limit, limit - used, _reset(now))
 
+    async def admit(
+        self, budgets: Sequence[tuple[str, int]], lock: tuple[str, float] | None = None
+    ) -> Admission:
+        spent: list[Budget] = []
+        for key, limit in budgets:
+            spent.append(await self.spend(key, limit))
+            if spent[-1].exceeded:
+                return Admission(spent, None)
+        token = await self.acquire(*lock) if lock is not None else None
+        return Admission(spent, token)
+
     async def acquire(self, key: str, ttl_s: float) -> str | None:
         now = time.monotonic()
         with self._guard:
@@ -93,6 +131,23 @@ class InMemoryThrottle:
 
 # Delete the lock only if we still hold it (its TTL may have passed and another request taken it).
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
+# KEYS: the budgets' window keys, then the lock's key if any. ARGV: the number of budgets n, the
+# window TTL, each budget's limit, then the lock's token and TTL in ms. Returns each budget's
+# count (stopping after the first over its limit), then 1/0 for the lock if asked for and reached.
+_ADMIT = """
+local n = tonumber(ARGV[1])
+local counts = {}
+for i = 1, n do
+  local used = redis.call('INCR', KEYS[i])
+  redis.call('EXPIRE', KEYS[i], ARGV[2])
+  counts[i] = used
+  if used > tonumber(ARGV[i + 2]) then return counts end
+end
+if #KEYS > n then
+  counts[n + 1] = redis.call('SET', KEYS[n + 1], ARGV[n + 3], 'NX', 'PX', ARGV[n + 4]) and 1 or 0
+end
+return counts
+"""
 
 
 class RedisThrottle:
@@ -102,19 +157,24 @@ class RedisThrottle:
     def __init__(self, url: str, prefix: str) -> None:
         self._url = url
         self._prefix = prefix
-        self._clients: dict[int, aioredis.Redis] = {}
+        self._clients: dict[int, tuple[aioredis.Redis, Any, Any]] = {}
         self._fallback = InMemoryThrottle()
         self._down_until = 0.0
 
     def _client(self) -> aioredis.Redis:
+        return self._connection()[0]
+
+    def _connection(self) -> tuple[aioredis.Redis, Any, Any]:
+        """This loop's client and its admit and release scripts (sent by SHA: EVALSHA)."""
         loop = id(asyncio.get_running_loop())
-        client = self._clients.get(loop)
-        if client is None:
+        connection = self._clients.get(loop)
+        if connection is None:
             client = aioredis.Redis.from_url(
                 self._url, socket_connect_timeout=0.5, socket_timeout=0.5
             )
-            self._clients[loop] = client
-        return client
+            connection = (client, client.register_script(_ADMIT), client.register_script(_RELEASE))
+            self._clients[loop] = connection
+        return connection
 
     def _available(self) -> bool:
         return time.monotonic() >= self._down_until
@@ -139,6 +199,41 @@ class RedisThrottle:
             return await self._fallback.spend(key, limit)
         return Budget(limit, limit - int(used), _reset(now))
 
+    async def admit(
+        self, budgets: Sequence[tuple[str, int]], lock: tuple[str, float] | None = None
+    ) -> Admission:
+        if not self._available():
+            return await self._admit_in_process(budgets, lock)
+        now = time.time()
+        window = int(now // WINDOW_S)
+        keys = [f"{self._prefix}rl:{key}:{window}" for key, _ in budgets]
+        args: list[str | int] = [len(budgets), WINDOW_S + 1, *(limit for _, limit in budgets)]
+        token = secrets.token_hex(8) if lock is not None else None
+        if lock is not None and token is not None:
+            keys.append(f"{self._prefix}inflight:{lock[0]}")
+            args += [token, int(lock[1] * 1000)]
+        try:
+            counts = await self._connection()[1](keys=keys, args=args)
+        except (RedisError, OSError) as error:
+            self._failed(error)
+            return await self._admit_in_process(budgets, lock)
+        reset = _reset(now)
+        spent = [
+            Budget(limit, limit - int(used), reset)
+            for (_, limit), used in zip(budgets, counts, strict=False)
+        ]
+        taken = len(counts) > len(budgets) and int(counts[-1]) == 1
+        return Admission(spent, token if taken else None)
+
+    async def _admit_in_process(
+        self, budgets: Sequence[tuple[str, int]], lock: tuple[str, float] | None
+    ) -> Admission:
+        # Budgets in this process's counters; the lock skipped (see the module's docstring).
+        admission = await self._fallback.admit(budgets)
+        if lock is None or admission.exceeded is not None:
+            return admission
+        return Admission(admission.budgets, secrets.token_hex(8))
+
     async def acquire(self, key: str, ttl_s: float) -> str | None:
         token = secrets.token_hex(8)
         if not self._available():
@@ -156,13 +251,13 @@ class RedisThrottle:
         if not self._available():
             return
         try:
-            await self._client().eval(_RELEASE, 1, f"{self._prefix}inflight:{key}", token)
+            await self._connection()[2](keys=[f"{self._prefix}inflight:{key}"], args=[token])
         except (RedisError, OSError) as error:
             self._failed(error)
 
     async def close(self) -> None:
         clients, self._clients = self._clients, {}
-        for client in clients.values():
+        for client, _, _ in clients.values():
             with contextlib.suppress(RedisError, OSError, RuntimeError):
                 await client.aclose()
 

@@ -1,5 +1,7 @@
 """What every HTTP request gets, in both apps: a request id, an access log line, metrics, and
-security headers. A plain ASGI middleware, because it wraps everything (errors included)."""
+security headers. A plain ASGI middleware, because it wraps everything (errors included). It also
+runs what a request registered with ``before_response`` (an in-flight lock's release) before the
+response starts, however the request ended."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from litestar.enums import ScopeType
@@ -15,9 +18,10 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from infrastructure.logs import request_id_var
 
-__all__ = ["HttpMetrics", "RequestContext"]
+__all__ = ["HttpMetrics", "RequestContext", "before_response", "client_ip"]
 
 log = logging.getLogger("prizeledger.access")
+BEFORE_RESPONSE = "before_response"  # the scope state's list of what to run before the response
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
 SECURITY_HEADERS = [
@@ -77,6 +81,7 @@ class RequestContext:
         async def send_with_headers(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
+                await _run_before_response(scope)
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
@@ -92,6 +97,7 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
+            await _run_before_response(scope)  # no response was sent (the app raised)
             elapsed = time.perf_counter() - started
             route = str(scope.get("path_template") or "unmatched")
             method = str(scope.get("method", ""))
@@ -105,6 +111,18 @@ class RequestContext:
                 extra={"status": status, "ms": round(elapsed * 1000, 2), "route": route},
             )
             request_id_var.reset(token)
+
+
+def before_response(scope: Scope, action: Callable[[], Awaitable[None]]) -> None:
+    """Run ``action`` just before this request's response starts (or, when none is sent, when
+    the request ends); ``RequestContext`` does it."""
+    scope.setdefault("state", {}).setdefault(BEFORE_RESPONSE, []).append(action)
+
+
+async def _run_before_response(scope: Scope) -> None:
+    actions = scope.get("state", {}).pop(BEFORE_RESPONSE, None)
+    for action in actions or ():
+        await action()
 
 
 def _is_html(headers: list[tuple[bytes, bytes]]) -> bool:
@@ -121,6 +139,6 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def client_ip(scope: dict[str, Any]) -> str:
+def client_ip(scope: Mapping[str, Any]) -> str:
     client = scope.get("client")
     return str(client[0]) if client else "unknown"

@@ -79,11 +79,14 @@ def create_app(system: System | None = None, *, run_workers: bool = True) -> Lit
         except Exception as error:  # the app still starts; /health/ready reports the store
             logging.getLogger(__name__).warning("read models not prepared: %s", error)
 
-    async def throttle_ip(request: Request[Any, Any, Any]) -> None:
-        if not request.url.path.startswith(UNTHROTTLED):
-            await limits.spend_ip(request)
-        if request.url.path.startswith(API_PREFIX):
-            require_json(request)
+    async def admit(request: Request[Any, Any, Any]) -> None:
+        # The budgets, authentication and the in-flight lock up front, in one throttle call.
+        path: str = request.scope["path"]
+        if path.startswith(UNTHROTTLED):
+            return
+        await limits.admit(
+            request, authenticator, require_json if path.startswith(API_PREFIX) else None
+        )
 
     async def shutdown() -> None:
         workers.stop()
@@ -124,7 +127,7 @@ def create_app(system: System | None = None, *, run_workers: bool = True) -> Lit
                 "web": web_kit(settings),
             }
         ),
-        before_request=throttle_ip,
+        before_request=admit,
         exception_handlers=exception_handlers,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=_openapi(),

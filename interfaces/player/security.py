@@ -8,6 +8,11 @@
 - ``idempotency``: money-moving POSTs require an Idempotency-Key. While one request with a key
   runs, another with the same key gets 409 (an in-flight lock in Redis). The durable record is
   the command's receipt in the event store, so a lost lock can never charge twice.
+- ``Limits.admit`` (the app's ``before_request``) does all of it for an API route up front, so
+  that the budgets and the lock take one throttle call (one Redis round trip) instead of three;
+  the dependencies then hand on what it found. Its order of refusals is the one above: over the
+  IP budget wins over any other refusal, and no session is looked up in the store before the IP
+  budget is spent.
 """
 
 from __future__ import annotations
@@ -18,15 +23,16 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, TypeAlias
+from weakref import WeakKeyDictionary
 
 import anyio
 from litestar import Request
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 
-from infrastructure.throttle import Budget, Throttle
+from infrastructure.throttle import Admission, Budget, Throttle
 from infrastructure.tokens import AccessTokens, TokenRejected
-from interfaces.http import client_ip
+from interfaces.http import before_response, client_ip
 from interfaces.problems import ApiError
 
 __all__ = [
@@ -38,6 +44,9 @@ __all__ = [
     "provide_idempotency",
 ]
 
+# request.state keys: what Limits.admit found, for provide_caller and provide_idempotency.
+ADMITTED_CALLER = "admitted_caller"
+HELD_KEY = "held_idempotency_key"
 SESSION_CACHE_S = 2.0
 IN_FLIGHT_TTL_S = 30.0
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
@@ -67,6 +76,13 @@ class Authenticator:
         self._lock = threading.Lock()
 
     async def caller(self, request: Request[Any, Any, Any]) -> Caller:
+        caller = self.verified(request)
+        if not await self._open(caller):
+            raise session_revoked()
+        return caller
+
+    def verified(self, request: Request[Any, Any, Any]) -> Caller:
+        """The caller its Bearer token names, once the token verifies (no session check)."""
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
@@ -82,15 +98,13 @@ class Authenticator:
             raise ApiError(
                 401, error.code, str(error), {"WWW-Authenticate": 'Bearer error="invalid_token"'}
             ) from None
-        caller = Caller(claims.player_id, claims.account_id, claims.session_id)
-        if not await self._open(caller):
-            raise ApiError(
-                401,
-                "session_revoked",
-                "this session has ended; sign in again",
-                {"WWW-Authenticate": 'Bearer error="invalid_token"'},
-            )
-        return caller
+        return Caller(claims.player_id, claims.account_id, claims.session_id)
+
+    def known_open(self, caller: Caller) -> bool:
+        """Whether the cached check says the session is open (no store lookup)."""
+        with self._lock:
+            checked = self._checked.get(caller.session_id)
+        return checked is not None and time.monotonic() - checked < SESSION_CACHE_S
 
     async def is_open(self, caller: Caller) -> bool:
         """Whether the caller's session is still open (the same cached check a Bearer request
@@ -98,11 +112,9 @@ class Authenticator:
         return await self._open(caller)
 
     async def _open(self, caller: Caller) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            checked = self._checked.get(caller.session_id)
-        if checked is not None and now - checked < SESSION_CACHE_S:
+        if self.known_open(caller):
             return True
+        now = time.monotonic()
         is_open = await anyio.to_thread.run_sync(
             self._session_open, caller.account_id, caller.session_id
         )
@@ -121,6 +133,24 @@ class Authenticator:
             self._checked.pop(session_id, None)
 
 
+def session_revoked() -> ApiError:
+    return ApiError(
+        401,
+        "session_revoked",
+        "this session has ended; sign in again",
+        {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Needs:
+    """What a route's dependencies take from its request: a signed-in caller (``caller``), an
+    Idempotency-Key with its in-flight lock (``idempotency``)."""
+
+    caller: bool
+    money: bool
+
+
 class Limits:
     """Request budgets per client IP and per player."""
 
@@ -128,29 +158,114 @@ class Limits:
         self.throttle = throttle
         self.per_ip = per_ip
         self.per_player = per_player
+        self._needs: WeakKeyDictionary[Any, Needs] = WeakKeyDictionary()
 
     async def spend_ip(self, request: Request[Any, Any, Any]) -> None:
-        await self._spend(request, f"ip:{client_ip(dict(request.scope))}", self.per_ip)
+        await self._spend(request, self._ip_budget(request))
 
     async def spend_player(self, request: Request[Any, Any, Any], caller: Caller) -> None:
-        await self._spend(request, f"player:{caller.player_id}", self.per_player)
+        await self._spend(request, self._player_budget(caller))
 
-    async def _spend(self, request: Request[Any, Any, Any], key: str, limit: int) -> None:
-        budget = await self.throttle.spend(key, limit)
-        tightest: Budget | None = request.state.get("budget")
-        if tightest is None or budget.remaining < tightest.remaining:
-            request.state["budget"] = budget
-            # interfaces.http.RequestContext puts these on the response, errors included.
-            request.state["extra_headers"] = headers_of(budget)
-        if budget.exceeded:
+    def _ip_budget(self, request: Request[Any, Any, Any]) -> tuple[str, int]:
+        return f"ip:{client_ip(request.scope)}", self.per_ip
+
+    def _player_budget(self, caller: Caller) -> tuple[str, int]:
+        return f"player:{caller.player_id}", self.per_player
+
+    async def _spend(self, request: Request[Any, Any, Any], budget: tuple[str, int]) -> None:
+        self._record(request, await self.throttle.admit([budget]))
+
+    async def admit(
+        self,
+        request: Request[Any, Any, Any],
+        authenticator: Authenticator,
+        first: Callable[[Request[Any, Any, Any]], None] | None = None,
+    ) -> None:
+        """Spend the IP budget, then run ``first`` (checks that refuse before authentication);
+        for a route that takes the caller (and an Idempotency-Key) also authenticate, spend the
+        player's budget and take the in-flight lock — one throttle call in all when the
+        session's check is cached. The lock is released before the response starts."""
+        needs = self.needs(request)
+        budgets = [self._ip_budget(request)]
+        if not needs.caller:
+            await self._spend(request, budgets[0])
+            if first is not None:
+                first(request)
+            return
+        try:
+            if first is not None:
+                first(request)
+            caller = authenticator.verified(request)
+        except ApiError:
+            await self._spend(request, budgets[0])  # over the IP budget: a 429 instead
+            raise
+        if not authenticator.known_open(caller):
+            await self._spend(request, budgets.pop())  # before the store is asked
+            if not await authenticator.is_open(caller):
+                raise session_revoked()
+        budgets.append(self._player_budget(caller))
+        try:
+            key = idempotency_key(request) if needs.money else None
+        except ApiError:
+            self._record(request, await self.throttle.admit(budgets))  # a 429 comes first
+            raise
+        lock = f"{caller.player_id}:{key}"
+        admission = await self.throttle.admit(
+            budgets, (lock, IN_FLIGHT_TTL_S) if key is not None else None
+        )
+        self._record(request, admission)
+        request.state[ADMITTED_CALLER] = caller
+        if key is None:
+            return
+        token = admission.token
+        if token is None:
+            raise in_flight()
+        request.state[HELD_KEY] = key
+        # Released however the request ends (a body over the limit never reaches the route),
+        # and before the client can see the response and retry.
+        before_response(request.scope, lambda: self.throttle.release(lock, token))
+
+    def needs(self, request: Request[Any, Any, Any]) -> Needs:
+        """What the request's route takes: worked out once per route from its dependencies."""
+        handler = request.route_handler
+        needs = self._needs.get(handler)
+        if needs is None:
+            needs = self._needs[handler] = _needs_of(handler)
+        return needs
+
+    def _record(self, request: Request[Any, Any, Any], admission: Admission) -> None:
+        for budget in admission.budgets:
+            tightest: Budget | None = request.state.get("budget")
+            if tightest is None or budget.remaining < tightest.remaining:
+                request.state["budget"] = budget
+                # interfaces.http.RequestContext puts these on the response, errors included.
+                request.state["extra_headers"] = headers_of(budget)
+        exceeded = admission.exceeded
+        if exceeded is not None:
             # The RateLimit-* headers are already in request.state (set just above): repeating
             # them here would send each one twice.
             raise ApiError(
                 429,
                 "rate_limited",
-                f"more than {limit} requests a minute; slow down",
-                {"Retry-After": str(budget.reset_s)},
+                f"more than {exceeded.limit} requests a minute; slow down",
+                {"Retry-After": str(exceeded.reset_s)},
             )
+
+
+def _needs_of(handler: Any) -> Needs:
+    providers = handler.resolve_dependencies()
+    taken: set[str] = set()
+    names = list(handler.parsed_fn_signature.parameters)
+    while names:
+        name = names.pop()
+        if name in providers and name not in taken:
+            taken.add(name)
+            names.extend(providers[name].parsed_fn_signature.parameters)
+
+    def ours(name: str, provider: Callable[..., Any]) -> bool:
+        return name in taken and providers[name].dependency is provider
+
+    return Needs(ours("caller", provide_caller), ours("idempotency", provide_idempotency))
 
 
 def headers_of(budget: Budget) -> dict[str, str]:
@@ -167,15 +282,16 @@ class IdempotencyKey:
 
 
 async def provide_caller(request: Request[Any, Any, Any], state: State) -> Caller:
+    admitted: Caller | None = request.state.get(ADMITTED_CALLER)
+    if admitted is not None:
+        return admitted  # Limits.admit authenticated it and spent its budgets
     authenticator: Authenticator = state.authenticator
     caller = await authenticator.caller(request)
     await state.limits.spend_player(request, caller)
     return caller
 
 
-async def provide_idempotency(
-    request: Request[Any, Any, Any], state: State, caller: SignedIn
-) -> AsyncIterator[IdempotencyKey]:
+def idempotency_key(request: Request[Any, Any, Any]) -> str:
     key = request.headers.get("idempotency-key")
     if key is None:
         raise ApiError(
@@ -189,16 +305,31 @@ async def provide_idempotency(
             "idempotency_key_invalid",
             "Idempotency-Key must be 1..100 characters of A-Z a-z 0-9 . _ : -",
         )
+    return key
+
+
+def in_flight() -> ApiError:
+    return ApiError(
+        409,
+        "idempotency_key_in_flight",
+        "a request with this Idempotency-Key is still running; retry when it has finished",
+        {"Retry-After": "1"},
+    )
+
+
+async def provide_idempotency(
+    request: Request[Any, Any, Any], state: State, caller: SignedIn
+) -> AsyncIterator[IdempotencyKey]:
+    held: str | None = request.state.get(HELD_KEY)
+    if held is not None:  # Limits.admit took the lock and releases it
+        yield IdempotencyKey(held)
+        return
     throttle: Throttle = state.limits.throttle
+    key = idempotency_key(request)
     lock = f"{caller.player_id}:{key}"
     token = await throttle.acquire(lock, IN_FLIGHT_TTL_S)
     if token is None:
-        raise ApiError(
-            409,
-            "idempotency_key_in_flight",
-            "a request with this Idempotency-Key is still running; retry when it has finished",
-            {"Retry-After": "1"},
-        )
+        raise in_flight()
     try:
         yield IdempotencyKey(key)
     finally:

@@ -151,3 +151,32 @@ def test_a_malformed_key_is_refused(api: Api) -> None:
             headers={**player.auth, "Idempotency-Key": key},
         )
         assert_problem(refused, 400, "idempotency_key_invalid")
+
+
+def test_a_request_refused_before_its_route_runs_frees_its_key(api: Api) -> None:
+    """The in-flight lock is taken before the body is read: a body over the limit (refused
+    before the route runs) must still release it, so the corrected retry is not a 409."""
+    player = api.register()
+    big = b'{"amount_minor": 500, "pad": "' + b"x" * (64 * 1024) + b'"}'
+    headers = player.money("fixed-and-retried")
+
+    refused = api.client.post(
+        "/api/v1/deposits", content=big, headers={**headers, "Content-Type": "application/json"}
+    )
+    retried = api.client.post("/api/v1/deposits", json={"amount_minor": 500}, headers=headers)
+
+    assert_problem(refused, 413, "body_too_large")
+    assert retried.status_code == 201, retried.text
+
+
+def test_a_finished_request_has_freed_its_key_before_it_answers(api: Api) -> None:
+    player = api.register()
+    headers = player.money("sequential")
+
+    answers = [
+        api.client.post("/api/v1/deposits", json={"amount_minor": 500}, headers=headers)
+        for _ in range(5)
+    ]
+
+    assert [a.status_code for a in answers] == [201] * 5
+    assert len({a.json()["deposit"]["deposit_id"] for a in answers}) == 1

@@ -79,6 +79,43 @@ def test_a_client_ip_over_budget_gets_429_on_every_route(api_factory: Callable[.
     assert api.client.get("/schema/openapi.json").status_code == 200
 
 
+def test_over_the_ip_budget_comes_before_any_other_refusal(
+    api_factory: Callable[..., Api],
+) -> None:
+    """Authentication, the body's media type and the Idempotency-Key are checked with the
+    budgets in one call, but an IP over its budget is still a 429 whatever else is wrong."""
+    api = api_factory(rate_ip_per_minute=3)
+    player = api.register()  # its sign-up and sign-in spent two of the three
+    fresh_window()
+    assert api.client.get("/api/v1/wallet", headers=player.auth).status_code == 200
+
+    refusals = [
+        api.client.get("/api/v1/wallet", headers={"Authorization": "Bearer nonsense"}),
+        api.client.post("/api/v1/deposits", content=b"x", headers=player.money()),
+        api.client.post("/api/v1/deposits", json={"amount_minor": 500}, headers=player.auth),
+        api.client.post("/api/v1/deposits", json={"amount_minor": 500}, headers=player.money()),
+    ]
+
+    for refused in refusals:
+        assert_problem(refused, 429, "rate_limited")
+
+
+def test_under_budget_each_refusal_keeps_its_own_code(api: Api) -> None:
+    player = api.register()
+    fresh_window()
+
+    bad_token = api.client.get("/api/v1/wallet", headers={"Authorization": "Bearer nonsense"})
+    not_json = api.client.post(
+        "/api/v1/deposits", content=b"x", headers={**player.money(), "Content-Type": "text/plain"}
+    )
+    no_key = api.client.post("/api/v1/deposits", json={"amount_minor": 500}, headers=player.auth)
+
+    assert_problem(bad_token, 401, "token_invalid")
+    assert_problem(not_json, 415, "unsupported_media_type")
+    assert_problem(no_key, 400, "idempotency_key_required")
+    assert_budget_headers(no_key, 600, int(no_key.headers["ratelimit-remaining"]))
+
+
 def test_sign_in_attempts_per_address_are_limited(api: Api) -> None:
     player = api.register()
     fresh_window()

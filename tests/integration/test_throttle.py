@@ -1,0 +1,69 @@
+"""``admit`` on Redis (one Lua script) does what the in-process throttle does with one ``spend``
+per budget and an ``acquire``: budgets spent in order up to the first exceeded, the lock taken
+only when none was, and released only by its holder. Without Redis it degrades to in-process
+budgets and no lock (the receipts keep money exactly-once)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+
+import pytest
+
+from infrastructure.throttle import Admission, InMemoryThrottle, RedisThrottle, Throttle
+
+BUDGETS = [("ip:203.0.113.9", 3), ("player:p1", 2)]
+
+
+def summary(admission: Admission) -> tuple[list[int], bool]:
+    return [b.remaining for b in admission.budgets], admission.token is not None
+
+
+async def scenario(throttle: Throttle) -> list[tuple[list[int], bool]]:
+    first = await throttle.admit(BUDGETS, ("p1:k", 5))
+    held = await throttle.admit(BUDGETS, ("p1:k", 5))
+    over_player = await throttle.admit(BUDGETS, ("p1:other", 5))
+    over_ip = await throttle.admit(BUDGETS)
+    assert first.token is not None
+    await throttle.release("p1:k", "not the holder's token")
+    still_held = await throttle.admit([("ip:198.51.100.1", 9)], ("p1:k", 5))
+    await throttle.release("p1:k", first.token)
+    freed = await throttle.admit([("ip:198.51.100.1", 9)], ("p1:k", 5))
+    await throttle.close()
+    return [summary(a) for a in (first, held, over_player, over_ip, still_held, freed)]
+
+
+EXPECTED = [
+    ([2, 1], True),
+    ([1, 0], False),  # the lock is held
+    ([0, -1], False),  # the player's budget is exceeded: no lock taken
+    ([-1], False),  # the IP's is: the player's is not spent
+    ([8], False),  # a stranger's token does not release it
+    ([7], True),
+]
+
+
+def test_in_process(redis_prefix: tuple[str, str]) -> None:
+    assert asyncio.run(scenario(InMemoryThrottle())) == EXPECTED
+
+
+def test_on_redis_in_one_script(redis_prefix: tuple[str, str]) -> None:
+    url, prefix = redis_prefix
+    throttle = RedisThrottle(url, f"{prefix}throttle-{secrets.token_hex(4)}:")
+
+    assert asyncio.run(scenario(throttle)) == EXPECTED
+
+
+@pytest.mark.parametrize("lock", [None, ("p1:k", 5.0)])
+def test_without_redis_budgets_are_in_process_and_locks_skipped(
+    lock: tuple[str, float] | None,
+) -> None:
+    throttle = RedisThrottle("redis://127.0.0.1:1/0", "unreachable:")
+
+    async def twice() -> list[Admission]:
+        return [await throttle.admit(BUDGETS, lock) for _ in range(2)]
+
+    admissions = asyncio.run(twice())
+
+    assert [[b.remaining for b in a.budgets] for a in admissions] == [[2, 1], [1, 0]]
+    assert all((a.token is not None) == (lock is not None) for a in admissions)
