@@ -18,6 +18,7 @@ from eventsourcing.domain import Aggregate, event
 from domain import ids
 from domain.cause import Cause
 from domain.errors import IdempotencyKeyReused
+from domain.hot_events import create
 
 __all__ = ["Draw", "DrawStatus", "RefusalReason"]
 
@@ -61,23 +62,34 @@ class Draw(Aggregate):
         bonus_after: int,
         at: datetime,
         cause: Cause,
+        draw_id: UUID | None = None,
     ) -> Draw:
+        """``draw_id``: the caller's copy of ``ids.draw_id(player_id, cause.request_id)``, so
+        that the desk does not hash it again (computed here when not given)."""
         status = DrawStatus.SETTLED if results else DrawStatus.REFUSED
-        return cls(
-            player_id=player_id,
-            pool_key=pool_key,
-            requested=requested,
-            fingerprint=fingerprint,
-            status=status.value,
-            reason=reason,
-            results=results,
-            cost_total=cost_total,
-            available_after=available_after,
-            bonus_after=bonus_after,
-            at=at,
-            actor=cause.actor,
-            request_id=cause.request_id,
+        expected = ids.draw_id(player_id, cause.request_id) if draw_id is None else draw_id
+        # The same event and aggregate as cls(...), without the library's per-call signature work.
+        draw = create(
+            cls,
+            Draw.Executed,  # type: ignore[attr-defined]
+            expected,
+            {
+                "player_id": player_id,
+                "pool_key": pool_key,
+                "requested": requested,
+                "fingerprint": fingerprint,
+                "status": status.value,
+                "reason": reason,
+                "results": results,
+                "cost_total": cost_total,
+                "available_after": available_after,
+                "bonus_after": bonus_after,
+                "at": at,
+                "actor": cause.actor,
+                "request_id": cause.request_id,
+            },
         )
+        return draw
 
     @event("Executed")
     def __init__(

@@ -28,6 +28,7 @@ from domain.errors import (
     UnknownLock,
     WithdrawalDailyCapExceeded,
 )
+from domain.hot_events import body_of, trigger
 from domain.money import MAX_AMOUNT_MINOR, check_currency_code, check_positive_amount
 from domain.policy import MoneyPolicy
 
@@ -566,20 +567,27 @@ class Wallet(Aggregate):
         if cash_won < 0 or bonus_won < 0 or draws <= 0:
             raise InvalidArgument("winnings are never negative and at least one draw settles")
         from_bonus = min(self.bonus, cost_total)
-        self._draws_settled(
-            draw_id=draw_id,
-            pool_key=pool_key,
-            player_id=self.player_id,
-            currency=self.currency,
-            cost_total=cost_total,
-            from_bonus=from_bonus,
-            from_available=cost_total - from_bonus,
-            cash_won=cash_won,
-            bonus_won=bonus_won,
-            nonce=self.nonce + draws,
-            play=play,
-            actor=cause.actor,
-            request_id=cause.request_id,
+        # The same event as calling self._draws_settled(...), recorded without the library's
+        # per-call signature work (once per draw on the group-commit desk).
+        trigger(
+            self,
+            Wallet.DrawsSettled,  # type: ignore[attr-defined]
+            _DRAWS_SETTLED,
+            {
+                "draw_id": draw_id,
+                "pool_key": pool_key,
+                "player_id": self.player_id,
+                "currency": self.currency,
+                "cost_total": cost_total,
+                "from_bonus": from_bonus,
+                "from_available": cost_total - from_bonus,
+                "cash_won": cash_won,
+                "bonus_won": bonus_won,
+                "nonce": self.nonce + draws,
+                "play": play,
+                "actor": cause.actor,
+                "request_id": cause.request_id,
+            },
         )
 
     @event("DrawsSettled")
@@ -606,12 +614,17 @@ class Wallet(Aggregate):
 
     def note_refused_draw(self, draw_id: str, pool_key: str, reason: str, cause: Cause) -> None:
         """A draw request refused without charge (audit trail; changes no balance)."""
-        self._draw_refused(
-            draw_id=draw_id,
-            pool_key=pool_key,
-            reason=reason,
-            actor=cause.actor,
-            request_id=cause.request_id,
+        trigger(
+            self,
+            Wallet.DrawRefused,  # type: ignore[attr-defined]
+            _DRAW_REFUSED,
+            {
+                "draw_id": draw_id,
+                "pool_key": pool_key,
+                "reason": reason,
+                "actor": cause.actor,
+                "request_id": cause.request_id,
+            },
         )
 
     @event("DrawRefused")
@@ -619,3 +632,8 @@ class Wallet(Aggregate):
         self, draw_id: str, pool_key: str, reason: str, actor: str, request_id: str
     ) -> None:
         pass
+
+
+# The bodies of the @event methods the draw path records through domain.hot_events.
+_DRAWS_SETTLED = body_of(Wallet, "_draws_settled")
+_DRAW_REFUSED = body_of(Wallet, "_draw_refused")
