@@ -15,6 +15,7 @@ import random
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -114,10 +115,12 @@ class _Batch:
         self.duplicates: list[Pending] = []
         self.pools: list[PrizePool] = []
 
-    def _load(self, cls: type[Any], key: str, store: dict[str, Any], aggregate_id: UUID) -> Any:
+    def _load(
+        self, cls: type[Any], key: str, store: dict[str, Any], aggregate_id: Callable[[str], UUID]
+    ) -> Any:
         found = store.get(key)
-        if found is None:
-            found = Unit(self.ledger).get(cls, aggregate_id)
+        if found is None:  # the id is only hashed on a miss
+            found = Unit(self.ledger).get(cls, aggregate_id(key))
             store[key] = found
         return found
 
@@ -133,7 +136,7 @@ class _Batch:
             by_pool[item.request.pool_key].append(item)
         for pool_key, pool_items in by_pool.items():
             try:
-                pool = self._load(PrizePool, pool_key, self.cache.pools, ids.pool_id(pool_key))
+                pool = self._load(PrizePool, pool_key, self.cache.pools, ids.pool_id)
             except DomainError as error:  # no such pool
                 self.refused.extend((item, error) for item in pool_items)
                 continue
@@ -144,11 +147,14 @@ class _Batch:
         wins: list[str] = []
         settled = 0
         draw_ids: list[str] = []
+        wallets = self.cache.wallets
         for item in items:
             try:
                 player = item.request.player_id
-                wallet = self._load(Wallet, player, self.cache.wallets, ids.wallet_id(player))
-                draw, won = execute_draw(pool, working, wallet, item.request, at, item.cause)
+                wallet = wallets.get(player) or self._load(Wallet, player, wallets, ids.wallet_id)
+                draw, won = execute_draw(
+                    pool, working, wallet, item.request, at, item.cause, item.draw_id
+                )
             except DomainError as error:  # bad input or no wallet: nothing was recorded
                 self.refused.append((item, error))
                 continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from domain import ids
 from domain.cause import Cause
@@ -73,39 +74,53 @@ class Weights:
 def _exclusion(
     prize: Prize, controls: PoolControls, working: WorkingPool, player: PlayerPlay, at: datetime
 ) -> str | None:
-    """Why ``prize`` cannot be won now, or None. Checked before the pick, never after."""
-    fund, reward = working.fund, prize.reward
+    """Why ``prize`` cannot be won now, or None. Checked before the pick, never after. The
+    first failing check in this order names the reason (checks stop at the first failure)."""
+    return _supply_exclusion(prize, working, player, at) or _payout_exclusion(
+        prize, controls, working, at
+    )
+
+
+def _supply_exclusion(
+    prize: Prize, working: WorkingPool, player: PlayerPlay, at: datetime
+) -> str | None:
     stock = working.stock.get(prize.prize_id)
-    checks: list[tuple[bool, str]] = [
-        (stock is not None and stock <= 0, "out_of_stock"),
-        (
-            prize.budget is not None and working.budget_used(prize, at) + reward > prize.budget,
-            "over_budget",
-        ),
-        (fund < prize.pool_threshold, "below_pool_threshold"),
-        (player.spend_since_win < prize.player_threshold, "below_player_threshold"),
-        (fund - reward < controls.min_reserve, "reserve"),
-        (reward * BPS > fund * controls.max_single_payout_bps, "max_single_payout"),
-        (
-            controls.max_payout_per_hour is not None
-            and working.window(WindowKey.PAYOUT_HOUR.value, at, HOUR_S) + reward
-            > controls.max_payout_per_hour,
-            "hourly_payout_cap",
-        ),
-        (
-            controls.is_big(reward)
-            and controls.big_prize_cap_hour is not None
-            and working.window(WindowKey.BIG_HOUR.value, at, HOUR_S) >= controls.big_prize_cap_hour,
-            "big_prize_cap_hour",
-        ),
-        (
-            controls.is_big(reward)
-            and controls.big_prize_cap_day is not None
-            and working.window(WindowKey.BIG_DAY.value, at, 86_400) >= controls.big_prize_cap_day,
-            "big_prize_cap_day",
-        ),
-    ]
-    return next((reason for failed, reason in checks if failed), None)
+    if stock is not None and stock <= 0:
+        return "out_of_stock"
+    if prize.budget is not None and working.budget_used(prize, at) + prize.reward > prize.budget:
+        return "over_budget"
+    if working.fund < prize.pool_threshold:
+        return "below_pool_threshold"
+    if player.spend_since_win < prize.player_threshold:
+        return "below_player_threshold"
+    return None
+
+
+def _payout_exclusion(
+    prize: Prize, controls: PoolControls, working: WorkingPool, at: datetime
+) -> str | None:
+    fund, reward = working.fund, prize.reward
+    if fund - reward < controls.min_reserve:
+        return "reserve"
+    if reward * BPS > fund * controls.max_single_payout_bps:
+        return "max_single_payout"
+    if (
+        controls.max_payout_per_hour is not None
+        and working.window(_PAYOUT_HOUR, at, HOUR_S) + reward > controls.max_payout_per_hour
+    ):
+        return "hourly_payout_cap"
+    if controls.is_big(reward):
+        cap_hour, cap_day = controls.big_prize_cap_hour, controls.big_prize_cap_day
+        if cap_hour is not None and working.window(_BIG_HOUR, at, HOUR_S) >= cap_hour:
+            return "big_prize_cap_hour"
+        if cap_day is not None and working.window(_BIG_DAY, at, 86_400) >= cap_day:
+            return "big_prize_cap_day"
+    return None
+
+
+_PAYOUT_HOUR = WindowKey.PAYOUT_HOUR.value
+_BIG_HOUR = WindowKey.BIG_HOUR.value
+_BIG_DAY = WindowKey.BIG_DAY.value
 
 
 def weigh(
@@ -177,27 +192,52 @@ def _guard(
     count: int,
     at: datetime,
 ) -> RefusalReason | None:
-    cost_total = pool.draw_cost * count
+    """Why the request cannot be played at all, or None. The first failing check in this
+    order names the reason (checks stop at the first failure)."""
+    return _state_refusal(pool, controls, wallet) or _play_refusal(
+        pool, controls, wallet, player, count, at
+    )
+
+
+def _state_refusal(pool: PrizePool, controls: PoolControls, wallet: Wallet) -> RefusalReason | None:
+    status, cost = pool.status, pool.draw_cost
+    if status == _CLOSED:
+        return RefusalReason.POOL_CLOSED
+    if status == _PAUSED:
+        return RefusalReason.POOL_PAUSED
+    if wallet.is_frozen_for(FreezeScope.GAMEPLAY):
+        return RefusalReason.PLAYER_FROZEN
+    if wallet.currency != pool.currency:
+        return RefusalReason.CURRENCY_MISMATCH
+    if not controls.cost_min <= cost <= controls.cost_max:
+        return RefusalReason.COST_OUT_OF_RANGE
+    return None
+
+
+def _play_refusal(
+    pool: PrizePool,
+    controls: PoolControls,
+    wallet: Wallet,
+    player: PlayerPlay,
+    count: int,
+    at: datetime,
+) -> RefusalReason | None:
     limit = controls.player_daily_draw_limit
-    checks: list[tuple[bool, RefusalReason]] = [
-        (pool.status == PoolStatus.CLOSED.value, RefusalReason.POOL_CLOSED),
-        (pool.status == PoolStatus.PAUSED.value, RefusalReason.POOL_PAUSED),
-        (wallet.is_frozen_for(FreezeScope.GAMEPLAY), RefusalReason.PLAYER_FROZEN),
-        (wallet.currency != pool.currency, RefusalReason.CURRENCY_MISMATCH),
-        (
-            not controls.cost_min <= pool.draw_cost <= controls.cost_max,
-            RefusalReason.COST_OUT_OF_RANGE,
-        ),
-        (limit is not None and player.today(at) + count > limit, RefusalReason.DAILY_LIMIT),
-        (
-            player.last_draw_at is not None
-            and at < player.last_draw_at + timedelta(seconds=controls.player_draw_cooldown_s),
-            RefusalReason.DRAW_COOLDOWN,
-        ),
-        (_in_payout_cooldown(player, controls, at), RefusalReason.PAYOUT_COOLDOWN),
-        (cost_total > wallet.available + wallet.bonus, RefusalReason.INSUFFICIENT_FUNDS),
-    ]
-    return next((reason for failed, reason in checks if failed), None)
+    if limit is not None and player.today(at) + count > limit:
+        return RefusalReason.DAILY_LIMIT
+    if player.last_draw_at is not None and at < player.last_draw_at + timedelta(
+        seconds=controls.player_draw_cooldown_s
+    ):
+        return RefusalReason.DRAW_COOLDOWN
+    if _in_payout_cooldown(player, controls, at):
+        return RefusalReason.PAYOUT_COOLDOWN
+    if pool.draw_cost * count > wallet.available + wallet.bonus:
+        return RefusalReason.INSUFFICIENT_FUNDS
+    return None
+
+
+_CLOSED = PoolStatus.CLOSED.value
+_PAUSED = PoolStatus.PAUSED.value
 
 
 def _in_payout_cooldown(player: PlayerPlay, controls: PoolControls, at: datetime) -> bool:
@@ -213,10 +253,12 @@ def execute_draw(
     request: DrawRequest,
     at: datetime,
     cause: Cause,
+    draw_id: UUID | None = None,
 ) -> tuple[Draw, list[str]]:
     """Decide one request of ``count`` draws. Returns the Draw record and the prize ids won (the
     caller records them on the pool). ``working`` is updated win by win, so the next request in
-    the same batch sees what is left."""
+    the same batch sees what is left. ``draw_id``: the caller's copy of ``ids.draw_id(player,
+    request id)`` (computed here when not given)."""
     controls = working.controls
     if type(request.count) is not int or not 1 <= request.count <= controls.max_multi_draw:
         raise InvalidArgument(f"count must be 1..{controls.max_multi_draw}")
@@ -241,8 +283,8 @@ def execute_draw(
         if prize is not None:
             working.apply_win(prize, at)
             wins.append(prize.prize_id)
-            cash += prize.reward if prize.kind == PrizeKind.CASH.value else 0
-            bonus += prize.reward if prize.kind == PrizeKind.BONUS.value else 0
+            cash += prize.reward if prize.kind == _CASH else 0
+            bonus += prize.reward if prize.kind == _BONUS else 0
         player.played(pool.draw_cost, won=prize is not None, at=at)
         results.append(
             {
@@ -267,10 +309,12 @@ def execute_draw(
             }
         )
     cost_total = pool.draw_cost * len(results)
-    draw_id = str(ids.draw_id(request.player_id, cause.request_id))
+    if draw_id is None:
+        draw_id = ids.draw_id(request.player_id, cause.request_id)
+    draw_key = str(draw_id)
     if results:
         wallet.settle_draws(
-            draw_id,
+            draw_key,
             pool.pool_key,
             cost_total,
             cash,
@@ -282,7 +326,7 @@ def execute_draw(
     else:
         # Recorded so that the save checks the wallet's version: a refusal decided on a stale
         # wallet (a deposit it had not seen) fails the save and is decided again.
-        wallet.note_refused_draw(draw_id, pool.pool_key, reason.value if reason else "", cause)
+        wallet.note_refused_draw(draw_key, pool.pool_key, reason.value if reason else "", cause)
     draw = Draw.record(
         request.player_id,
         pool.pool_key,
@@ -295,6 +339,7 @@ def execute_draw(
         wallet.bonus,
         at,
         cause,
+        draw_id,
     )
     return draw, wins
 
@@ -305,3 +350,5 @@ def _record(player: PlayerPlay) -> dict[str, Any]:
 
 
 _PLAY_FIELDS = fields(PlayerPlay)
+_CASH = PrizeKind.CASH.value
+_BONUS = PrizeKind.BONUS.value
