@@ -1,10 +1,12 @@
 """Engine-level draw throughput on the real Postgres: naive save-and-retry vs group commit.
 
 N concurrent players (threads) draw one pool (or spread over several pools) for a fixed time;
-prints JSON rows {scenario, impl, players, pools, draws_per_s, p50_ms, p99_ms, conflicts,
-conflict_rate, gave_up, errors}: ``conflicts`` counts optimistic-concurrency failures of a save
-(each retried), ``conflict_rate`` is per save attempt, ``gave_up`` counts requests that ran out
-of retry time.
+prints JSON rows {scenario, impl, players, pools, draws_per_s, cpu_us_per_draw, p50_ms, p99_ms,
+conflicts, conflict_rate, mean_batch, gave_up, errors}: ``cpu_us_per_draw`` is this process's
+CPU time (every thread: players and desk) per draw, steadier than draws/s on a busy machine;
+``conflicts`` counts optimistic-concurrency failures of a save (each retried), ``conflict_rate``
+is per save attempt, ``mean_batch`` is requests per committed save (1 for the naive path),
+``gave_up`` counts requests that ran out of retry time.
 Runs in a throw-away schema that is dropped afterwards.
 
     .venv/bin/python -m ops.bench.draw_engine [--seconds S] [--players 1,8,64] [--impl both]
@@ -109,8 +111,8 @@ def run_scenario(
         await asyncio.gather(*(player_task(i) for i in range(len(players))))
 
     stats = system.draws.direct_stats if impl == "naive" else system.draws.desk.stats
-    before = (stats.batches, stats.conflicts)
-    started = time.perf_counter()
+    before = (stats.batches, stats.conflicts, stats.requests)
+    started, cpu_started = time.perf_counter(), time.process_time()
     if impl == "group_commit_async":
         asyncio.run(all_players())
     else:
@@ -118,17 +120,21 @@ def run_scenario(
             for f in [pool.submit(player_loop, i) for i in range(len(players))]:
                 f.result()
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     attempts, conflicts = stats.batches - before[0], stats.conflicts - before[1]
+    settled = stats.requests - before[2]
     return {
         "scenario": f"{len(players)}p_{len(pool_keys)}pool",
         "impl": impl,
         "players": len(players),
         "pools": len(pool_keys),
         "draws_per_s": round(counts["draws"] / elapsed, 1),
+        "cpu_us_per_draw": round(1e6 * cpu / counts["draws"], 1) if counts["draws"] else None,
         "p50_ms": round(statistics.median(latencies), 2) if latencies else None,
         "p99_ms": round(percentile(latencies, 0.99), 2),
         "conflicts": conflicts,
         "conflict_rate": round(conflicts / attempts, 3) if attempts else 0.0,
+        "mean_batch": round(settled / (attempts - conflicts), 1) if attempts > conflicts else None,
         "gave_up": counts["conflicts"],
         "errors": counts["errors"],
     }
