@@ -10,6 +10,7 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from domain.errors import InvalidArgument
@@ -68,7 +69,7 @@ class Prize:
         check_key("prize id", self.prize_id)
         if not isinstance(self.name, str) or not self.name.strip() or len(self.name) > 200:
             raise InvalidArgument("prize name must be 1..200 characters")
-        if self.kind not in {k.value for k in PrizeKind}:
+        if self.kind not in _KINDS:
             raise InvalidArgument(f"prize kind must be cash or bonus, got {self.kind!r}")
         _check_int("reward", self.reward, 1, MAX_AMOUNT_MINOR)
         _check_int("weight", self.weight, 1, MAX_WEIGHT)
@@ -80,6 +81,13 @@ class Prize:
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Prize:
+        key = _record_key(record)
+        if key is None or cls is not Prize:
+            return cls._parse(record)
+        return _cached_prize(key)
+
+    @classmethod
+    def _parse(cls, record: dict[str, Any]) -> Prize:
         return cls(**{f.name: record[f.name] for f in fields(cls) if f.name in record})
 
     def to_record(self) -> dict[str, Any]:
@@ -133,6 +141,13 @@ class PoolControls:
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> PoolControls:
+        key = _record_key(record)
+        if key is None or cls is not PoolControls:
+            return cls._parse(record)
+        return _cached_controls(key)
+
+    @classmethod
+    def _parse(cls, record: dict[str, Any]) -> PoolControls:
         known = {f.name for f in fields(cls)} - {"extra"}
         unknown = {k: v for k, v in record.items() if k not in known}
         return cls(**{k: v for k, v in record.items() if k in known}, extra=unknown)
@@ -144,6 +159,36 @@ class PoolControls:
 
     def is_big(self, reward: int) -> bool:
         return self.big_prize_min is not None and reward >= self.big_prize_min
+
+
+_KINDS = frozenset(k.value for k in PrizeKind)
+
+
+# ---- parsed records, memoised -------------------------------------------------------------
+# A pool keeps its prizes and controls as plain records and parses them for every batch of draws
+# and on every replayed DrawsSettled event. Both value objects are frozen, so one parsed instance
+# can serve every equal record. The key holds each value's type as well: True == 1 and 1.0 == 1,
+# and a record with those must still be refused by the checks, not served a cached valid parse.
+# Only valid records are cached (a refused one raises again on every call).
+
+
+def _record_key(record: dict[str, Any]) -> tuple[tuple[str, type, Any], ...] | None:
+    key = tuple([(name, type(value), value) for name, value in record.items()])
+    try:
+        hash(key)
+    except TypeError:  # an unhashable value: parse it uncached (and most likely refuse it)
+        return None
+    return key
+
+
+@lru_cache(maxsize=1024)
+def _cached_prize(key: tuple[tuple[str, type, Any], ...]) -> Prize:
+    return Prize._parse({name: value for name, _, value in key})
+
+
+@lru_cache(maxsize=256)
+def _cached_controls(key: tuple[tuple[str, type, Any], ...]) -> PoolControls:
+    return PoolControls._parse({name: value for name, _, value in key})
 
 
 # ---- rolling windows -----------------------------------------------------------------------
