@@ -1,18 +1,19 @@
-"""The live bus: ``publish`` (sync, any thread, never raises) and ``subscription`` (async),
-in this process (``InMemoryLiveBus``) or across processes over Redis pub/sub (``RedisLiveBus``).
+"""The live bus: ``publish`` and ``publish_batch`` (sync, any thread, never raise) and
+``subscription`` (async), in this process (``InMemoryLiveBus``) or across processes over Redis
+pub/sub (``RedisLiveBus``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Any, Protocol
 
+import msgspec
 import redis
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry as AsyncRetry
@@ -33,6 +34,10 @@ class LiveBus(Protocol):
         """Send ``message`` (JSON-serialisable) to the player's open subscriptions, if any.
         Thread-safe; never raises (an outage logs and drops)."""
 
+    def publish_batch(self, messages: Mapping[str, Sequence[Message]]) -> None:
+        """``publish`` each player's messages, in order, at once (over Redis: one round trip,
+        one PUBLISH per player)."""
+
     def subscription(
         self, player_id: str, heartbeat_s: float | None = None
     ) -> AbstractAsyncContextManager[AsyncIterator[Message]]:
@@ -49,6 +54,14 @@ class LiveBus(Protocol):
 
 
 class _Bus:
+    def publish(self, player_id: str, message: Message) -> None:
+        raise NotImplementedError
+
+    def publish_batch(self, messages: Mapping[str, Sequence[Message]]) -> None:
+        for player_id, theirs in messages.items():
+            for message in theirs:
+                self.publish(player_id, message)
+
     def subscription(
         self, player_id: str, heartbeat_s: float | None = None
     ) -> AbstractAsyncContextManager[AsyncIterator[Message]]:
@@ -157,6 +170,9 @@ class InMemoryLiveBus(_Bus):
 
 # ---- Redis ---------------------------------------------------------------------------------------
 
+# What JSON has no type for (a UUID, a Decimal, a datetime left in a message) goes as its str().
+_ENCODER = msgspec.json.Encoder(enc_hook=str)
+
 
 class RedisLiveBus(_Bus):
     """Redis pub/sub, channel ``{prefix}live:{player_id}``.
@@ -202,14 +218,21 @@ class RedisLiveBus(_Bus):
         return self._client_name
 
     def publish(self, player_id: str, message: Message) -> None:
-        if self._closed.is_set():
+        self.publish_batch({player_id: [message]})
+
+    def publish_batch(self, messages: Mapping[str, Sequence[Message]]) -> None:
+        if self._closed.is_set() or not messages:
             return
         down_until = self._down_until
         if down_until is not None and time.monotonic() < down_until:
             return
         try:
-            data = json.dumps(message, separators=(",", ":"), default=str)
-            self._client.publish(self.channel(player_id), data)
+            pipe = self._client.pipeline(transaction=False)
+            for player_id, theirs in messages.items():
+                # One message as itself, several as a list (the listener takes both).
+                body = theirs[0] if len(theirs) == 1 else theirs
+                pipe.publish(self.channel(player_id), _ENCODER.encode(body))
+            pipe.execute()
         except Exception as error:  # never the publisher's problem
             with self._lock:
                 if self._down_until is None:
@@ -311,12 +334,16 @@ class _RedisListener:
             if reply is None or reply["type"] != "message":
                 continue
             try:
-                message = json.loads(reply["data"])
-            except ValueError:
+                body = msgspec.json.decode(reply["data"])
+            except msgspec.DecodeError:
+                body = None
+            batch = body if isinstance(body, list) else [body]
+            if not all(isinstance(message, dict) for message in batch):
                 log.warning("live updates: ignoring a malformed message on %s", self._channel)
                 continue
             quiet_since = loop.time()
-            yield message
+            for message in batch:
+                yield message
 
     async def _resubscribe(self) -> bool:
         try:

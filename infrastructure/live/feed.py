@@ -3,22 +3,27 @@ open screens should show at once.
 
 Per page of notifications (in order of first appearance):
 
-* every wallet touched by a Wallet event → one ``balance`` message with the wallet as loaded
-  after the page (a page of 64 settled draws is one message, not 64);
+* every wallet touched by a Wallet event → one ``balance`` message with the wallet as of the
+  page's last event of it (a page of 64 settled draws is one message, not 64). The feed keeps
+  the wallets it published in a cache of its own and moves them forward by the page's events;
+  it loads one from the store only when it is not cached or the page does not follow on;
 * every Draw → a ``draw`` message (the outcome of each draw; the full trace stays behind
   ``GET /draws/{id}``);
 * every deposit or withdrawal touched → a ``deposit`` / ``withdrawal`` message with its state.
 
-Its position is not tracked: after a restart (or when a standby takes over) it starts at the
-head, and clients refetch on reconnect. On Postgres it holds an advisory lock (the projector's
-``Leases``) so that one process per deployment publishes; it wakes on the event store's NOTIFY
-(the projector's ``Waker``), and polls every 50 ms when embedded.
+Each player's messages of a page go out together (``LiveBus.publish_batch``: one Redis round trip
+per page, one PUBLISH per player). Its position is not tracked: after a restart (or when a standby
+takes over) it starts at the head, and clients refetch on reconnect. On Postgres it holds an
+advisory lock (the projector's ``Leases``) so that one process per deployment publishes; it wakes on
+the event store's NOTIFY (the projector's ``Waker``), and polls every 50 ms when embedded.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -35,6 +40,7 @@ LEASE = "live_feed"  # the advisory lock's name, next to the projections' (none 
 STANDBY_S = 1.0  # how often a standby asks for the lease
 RESULT_KEYS = ("index", "outcome", "prize_id", "kind", "reward", "cost", "nonce")
 FOLLOWED = {"Wallet", "Draw", "Deposit", "Withdrawal"}
+WALLET_CACHE = 10_000  # wallets kept between pages (the least recently published go first)
 
 
 def draw_message(event: Any) -> Message:
@@ -73,6 +79,7 @@ class LiveFeed:
         self._waker = Waker(conninfo, getattr(ledger.recorder, "channel_name", None), poll_s)
         self._leases = Leases(conninfo, lease_scope)
         self._position: int | None = None  # None while not the leader
+        self._wallets: OrderedDict[UUID, Any] = OrderedDict()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -111,6 +118,7 @@ class LiveFeed:
             self._position = None
             return False
         if self._position is None:
+            self._wallets.clear()  # a standby's cache may be stale: it will not be followed on
             self._position = self._ledger.recorder.max_notification_id() or 0
         return True
 
@@ -144,33 +152,38 @@ class LiveFeed:
         return len(page)
 
     def _publish(self, page: Sequence[Any]) -> None:
-        touched: dict[tuple[str, UUID], Any] = {}
+        touched: dict[tuple[str, UUID], list[Any]] = {}
         for notification in page:
             kind = notification.topic.partition(":")[2].partition(".")[0]
             if kind in FOLLOWED:
-                touched.setdefault((kind, notification.originator_id), notification)
-        for (kind, originator_id), notification in touched.items():
+                touched.setdefault((kind, notification.originator_id), []).append(notification)
+        outbox: dict[str, list[Message]] = {}
+        for (kind, originator_id), notifications in touched.items():
             try:
-                player_id, message = self._message(kind, originator_id, notification)
+                player_id, message = self._message(kind, originator_id, notifications)
             except Exception:  # best effort: one unreadable aggregate does not stop the feed
                 log.warning("live feed: skipped %s %s", kind, originator_id, exc_info=True)
                 continue
-            self._bus.publish(player_id, message)
+            outbox.setdefault(player_id, []).append(message)
+        self._bus.publish_batch(outbox)
 
-    def _message(self, kind: str, originator_id: UUID, notification: Any) -> tuple[str, Message]:
+    def _message(
+        self, kind: str, originator_id: UUID, notifications: list[Any]
+    ) -> tuple[str, Message]:
         if kind == "Draw":
-            event: Any = self._ledger.mapper.to_domain_event(notification)
+            event: Any = self._ledger.mapper.to_domain_event(notifications[0])
             return event.player_id, draw_message(event)
-        aggregate: Any = self._ledger.repository.get(originator_id)
         if kind == "Wallet":
-            return aggregate.player_id, {
+            wallet = self._wallet_after(originator_id, notifications)
+            return wallet.player_id, {
                 "type": "balance",
-                "available": aggregate.available,
-                "locked": aggregate.locked,
-                "bonus": aggregate.bonus,
-                "currency": aggregate.currency,
-                "version": aggregate.version,
+                "available": wallet.available,
+                "locked": wallet.locked,
+                "bonus": wallet.bonus,
+                "currency": wallet.currency,
+                "version": wallet.version,
             }
+        aggregate: Any = self._ledger.repository.get(originator_id)
         return aggregate.player_id, {
             "type": kind.lower(),  # deposit | withdrawal
             "id": str(aggregate.id),
@@ -178,3 +191,23 @@ class LiveFeed:
             "amount": aggregate.amount_minor,
             "currency": aggregate.currency,
         }
+
+    def _wallet_after(self, wallet_id: UUID, notifications: list[Any]) -> Any:
+        """The wallet as of its last event in the page: the cached one with the page's events
+        applied, or loaded from the store (it may then be newer than the page) when it is not
+        cached or an event is missing in between (the cache is dropped on a failure)."""
+        wallet = self._wallets.pop(wallet_id, None)
+        for notification in notifications:
+            version = notification.originator_version
+            if wallet is not None and version <= wallet.version:
+                continue  # loaded from the store after this event was recorded
+            if wallet is None or version != wallet.version + 1:
+                # A copy of our own: the feed's wallets move forward apart from the ledger's.
+                wallet = copy.deepcopy(self._ledger.repository.get(wallet_id))
+                continue
+            event: Any = self._ledger.mapper.to_domain_event(notification)
+            wallet = event.mutate(wallet)
+        self._wallets[wallet_id] = wallet
+        if len(self._wallets) > WALLET_CACHE:
+            self._wallets.popitem(last=False)
+        return wallet
