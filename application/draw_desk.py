@@ -16,7 +16,6 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid4
@@ -72,17 +71,72 @@ class DrawOutcome:
         )
 
 
-@dataclass
 class Pending:
-    """A request waiting for its outcome."""
+    """A request waiting for its outcome, answered exactly once (by the desk, or by ``settle``
+    in the caller's own thread). A thread waits in ``result`` on a bare lock, the cheapest
+    wake-up CPython has (a ``concurrent.futures.Future`` builds a condition and a waiter lock
+    per wait); an event loop passes ``on_answer``, called in the answering thread right after
+    the answer is set. There is no cancelling: a caller that stops waiting leaves the answer
+    unread."""
 
-    request: DrawRequest
-    cause: Cause
-    future: Future[DrawOutcome] = field(default_factory=Future)
-    draw_id: UUID = field(init=False)
+    __slots__ = (
+        "_answered",
+        "_error",
+        "_on_answer",
+        "_outcome",
+        "_ready",
+        "cause",
+        "draw_id",
+        "request",
+    )
 
-    def __post_init__(self) -> None:
-        self.draw_id = ids.draw_id(self.request.player_id, self.cause.request_id)
+    def __init__(
+        self, request: DrawRequest, cause: Cause, on_answer: Callable[[], None] | None = None
+    ) -> None:
+        self.request = request
+        self.cause = cause
+        self.draw_id: UUID = ids.draw_id(request.player_id, cause.request_id)
+        self._ready = threading.Lock()
+        self._ready.acquire()  # released by the answer
+        self._answered = False
+        self._outcome: DrawOutcome | None = None
+        self._error: BaseException | None = None
+        self._on_answer = on_answer
+
+    def set_result(self, outcome: DrawOutcome) -> None:
+        self._answer(outcome, None)
+
+    def set_exception(self, error: BaseException) -> None:
+        self._answer(None, error)
+
+    def _answer(self, outcome: DrawOutcome | None, error: BaseException | None) -> None:
+        if self._answered:
+            raise RuntimeError("a draw request is answered exactly once")
+        self._answered = True
+        self._outcome, self._error = outcome, error
+        self._ready.release()
+        if self._on_answer is not None:
+            self._on_answer()
+
+    def done(self) -> bool:
+        return self._answered
+
+    def exception(self) -> BaseException | None:
+        """The error the request was answered with (None for an outcome); only once done."""
+        if not self._answered:
+            raise RuntimeError("the request has not been answered yet")
+        return self._error
+
+    def result(self, timeout: float | None = None) -> DrawOutcome:
+        """The outcome, waiting up to ``timeout`` seconds for it; raises the error the request
+        was answered with, or TimeoutError."""
+        if not self._ready.acquire(timeout=-1 if timeout is None else timeout):
+            raise TimeoutError("the draw was not answered in time")
+        self._ready.release()  # answered for good: every later call returns at once
+        if self._error is not None:
+            raise self._error
+        assert self._outcome is not None
+        return self._outcome
 
 
 @dataclass
@@ -184,7 +238,7 @@ def settle(
     cache: _Cache | None = None,
     stats: DeskStats | None = None,
 ) -> None:
-    """Settle ``items``, resolving every future exactly once. Without a cache every attempt
+    """Settle ``items``, answering every request exactly once. Without a cache every attempt
     loads afresh (the naive path)."""
     cache = cache if cache is not None else _Cache()
     stats = stats or DeskStats()
@@ -220,19 +274,19 @@ def settle(
 
 def _fail_all(items: list[Pending], error: BaseException) -> None:
     for item in items:
-        item.future.set_exception(error)
+        item.set_exception(error)
 
 
 def _deliver(ledger: Ledger, batch: _Batch) -> None:
     for item, draw in batch.decided:
-        item.future.set_result(DrawOutcome.of(draw))
+        item.set_result(DrawOutcome.of(draw))
     for item, error in batch.refused:
         # Bad input is not recorded — unless the request already ran under this id.
         if _answer_retries(ledger, [item]):
-            item.future.set_exception(error)
+            item.set_exception(error)
     for item in batch.duplicates:
         if _answer_retries(ledger, [item]):
-            item.future.set_exception(NotFound("the first of these identical requests failed"))
+            item.set_exception(NotFound("the first of these identical requests failed"))
 
 
 def _answer_retries(ledger: Ledger, items: list[Pending]) -> list[Pending]:
@@ -245,9 +299,9 @@ def _answer_retries(ledger: Ledger, items: list[Pending]) -> list[Pending]:
             continue
         try:
             stored.check_same_request(item.request.fingerprint)
-            item.future.set_result(DrawOutcome.of(stored))
+            item.set_result(DrawOutcome.of(stored))
         except DomainError as error:
-            item.future.set_exception(error)
+            item.set_exception(error)
     return still
 
 

@@ -4,9 +4,15 @@ the same request id never re-roll, whichever entry is used."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from uuid import UUID
 
+import pytest
+
+from application.draw_desk import Pending
+from application.errors import ConcurrencyConflict
 from domain.cause import Cause
+from domain.draws import DrawRequest
 from domain.prizes import PoolControls, Prize
 from infrastructure.bootstrap import System
 
@@ -45,3 +51,57 @@ def test_concurrent_async_draws_settle_and_retries_return_the_first_outcome(
     won = sum(o.results[0]["reward"] for o in outcomes)  # type: ignore[attr-defined]
     balances = embedded.wallets.balances("ann")
     assert (balances.available, balances.bonus) == (5_000 - 20 * 100 + won, 0)
+
+
+def test_an_async_caller_that_timed_out_leaves_the_desk_serving(embedded: System) -> None:
+    """A timeout cancels the caller's wait, not the request: the desk still settles it (a retry
+    of the same id gets that outcome) and keeps serving later draws."""
+    _funded_player(embedded)
+    desk = embedded.draws.desk
+    release = threading.Event()
+    original = desk._ledger.save
+
+    def slow_save(*aggregates: object) -> object:
+        release.wait(5)
+        return original(*aggregates)
+
+    desk._ledger.save = slow_save  # type: ignore[method-assign,assignment]
+    try:
+
+        async def impatient() -> None:
+            with pytest.raises(TimeoutError):
+                await embedded.draws.draw_async("ann", "wheel", 1, Cause("player:ann", "t1"), 0.05)
+
+        asyncio.run(impatient())
+    finally:
+        release.set()
+    first = embedded.draws.draw("ann", "wheel", 1, Cause("player:ann", "t1"))
+    assert first.status == "settled"
+    later = embedded.draws.draw("ann", "wheel", 1, Cause("player:ann", "t2"))
+    assert later.status == "settled"
+    assert embedded.wallets.balances("ann").available == 5_000 - 200 + sum(
+        o.results[0]["reward"] for o in (first, later)
+    )
+
+
+def test_a_pending_request_is_answered_exactly_once() -> None:
+    answers: list[str] = []
+    pending = Pending(
+        DrawRequest("ann", "wheel", 1, "fp"), Cause("player:ann", "x"), lambda: answers.append("!")
+    )
+    assert not pending.done()
+    with pytest.raises(TimeoutError):
+        pending.result(timeout=0.01)
+    with pytest.raises(RuntimeError):
+        pending.exception()
+    error = ConcurrencyConflict("busy")
+    pending.set_exception(error)
+    assert answers == ["!"]
+    assert pending.done()
+    assert pending.exception() is error
+    for _ in range(2):  # every later read gets the same answer at once
+        with pytest.raises(ConcurrencyConflict):
+            pending.result(timeout=0)
+    with pytest.raises(RuntimeError, match="exactly once"):
+        pending.set_exception(error)
+    assert answers == ["!"]
