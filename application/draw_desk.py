@@ -342,6 +342,11 @@ class DrawDesk:
                     stop = True
                     break
                 items.append(item)
-            settle(self._ledger, self._clock, self._retry, items, self._cache, self.stats)
+            try:
+                settle(self._ledger, self._clock, self._retry, items, self._cache, self.stats)
+            except Exception as failure:  # a bug or the store failing while answering retries
+                log.exception("draw desk: settling a batch failed")
+                self._cache.forget()
+                _fail_all([item for item in items if not item.done()], failure)
             if stop:
                 return

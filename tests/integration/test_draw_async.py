@@ -9,6 +9,7 @@ from uuid import UUID
 
 import pytest
 
+from application import draw_desk
 from application.draw_desk import Pending
 from application.errors import ConcurrencyConflict
 from domain.cause import Cause
@@ -105,3 +106,25 @@ def test_a_pending_request_is_answered_exactly_once() -> None:
     with pytest.raises(RuntimeError, match="exactly once"):
         pending.set_exception(error)
     assert answers == ["!"]
+
+
+def test_a_failure_while_answering_fails_the_open_requests_and_the_desk_goes_on(
+    embedded: System, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _funded_player(embedded)
+
+    def broken(ledger: object, batch: object) -> None:
+        raise RuntimeError("answering failed")
+
+    monkeypatch.setattr(draw_desk, "_deliver", broken)
+    with pytest.raises(RuntimeError, match="answering failed"):
+        embedded.draws.draw("ann", "wheel", 1, Cause("player:ann", "b1"), timeout_s=5)
+    monkeypatch.undo()
+    # The batch was saved before answering failed: the retry gets the stored outcome.
+    retried = embedded.draws.draw("ann", "wheel", 1, Cause("player:ann", "b1"), timeout_s=5)
+    assert retried.status == "settled"
+    assert embedded.draws.draw("ann", "wheel", 1, Cause("player:ann", "b2")).status == "settled"
+    assert embedded.wallets.balances("ann").available == 5_000 - 200 + sum(
+        embedded.draws.draw("ann", "wheel", 1, Cause("player:ann", c)).results[0]["reward"]
+        for c in ("b1", "b2")
+    )
