@@ -160,21 +160,24 @@ class LiveFeed:
         outbox: dict[str, list[Message]] = {}
         for (kind, originator_id), notifications in touched.items():
             try:
-                player_id, message = self._message(kind, originator_id, notifications)
+                addressed = self._message(kind, originator_id, notifications)
             except Exception:  # best effort: one unreadable aggregate does not stop the feed
                 log.warning("live feed: skipped %s %s", kind, originator_id, exc_info=True)
                 continue
-            outbox.setdefault(player_id, []).append(message)
+            if addressed is not None:
+                outbox.setdefault(addressed[0], []).append(addressed[1])
         self._bus.publish_batch(outbox)
 
     def _message(
         self, kind: str, originator_id: UUID, notifications: list[Any]
-    ) -> tuple[str, Message]:
+    ) -> tuple[str, Message] | None:
         if kind == "Draw":
             event: Any = self._ledger.mapper.to_domain_event(notifications[0])
             return event.player_id, draw_message(event)
         if kind == "Wallet":
             wallet = self._wallet_after(originator_id, notifications)
+            if wallet is None:
+                return None
             return wallet.player_id, {
                 "type": "balance",
                 "available": wallet.available,
@@ -195,12 +198,15 @@ class LiveFeed:
     def _wallet_after(self, wallet_id: UUID, notifications: list[Any]) -> Any:
         """The wallet as of its last event in the page: the cached one with the page's events
         applied, or loaded from the store (it may then be newer than the page) when it is not
-        cached or an event is missing in between (the cache is dropped on a failure)."""
+        cached or an event is missing in between (the cache is dropped on a failure). None
+        when the page has nothing newer than what was published (a load ran ahead of it)."""
         wallet = self._wallets.pop(wallet_id, None)
+        moved = False
         for notification in notifications:
             version = notification.originator_version
             if wallet is not None and version <= wallet.version:
                 continue  # loaded from the store after this event was recorded
+            moved = True
             if wallet is None or version != wallet.version + 1:
                 # A copy of our own: the feed's wallets move forward apart from the ledger's.
                 wallet = copy.deepcopy(self._ledger.repository.get(wallet_id))
@@ -210,4 +216,4 @@ class LiveFeed:
         self._wallets[wallet_id] = wallet
         if len(self._wallets) > WALLET_CACHE:
             self._wallets.popitem(last=False)
-        return wallet
+        return wallet if moved else None

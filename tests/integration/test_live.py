@@ -118,6 +118,24 @@ def test_a_bus_delivers_to_the_subscribed_player_only(bus: LiveBus) -> None:
     assert other == [{"type": "marker"}]  # nothing of p1's
 
 
+def test_a_batch_reaches_each_player_in_order(bus: LiveBus) -> None:
+    async def scenario() -> tuple[list[Message], list[Message]]:
+        async with bus.subscription("p1") as p1, bus.subscription("p2") as p2:
+            await asyncio.to_thread(
+                bus.publish_batch,
+                {
+                    "p1": [{"type": "n", "n": 1}, {"type": "n", "n": 2}, {"type": "marker"}],
+                    "p2": [{"type": "marker", "id": UUID(int=7)}],
+                },
+            )
+            return await read_until(p1, is_marker), await read_until(p2, is_marker)
+
+    mine, others = asyncio.run(scenario())
+
+    assert mine == [{"type": "n", "n": 1}, {"type": "n", "n": 2}, {"type": "marker"}]
+    assert [m.get("id") for m in others] in ([UUID(int=7)], [str(UUID(int=7))])
+
+
 def test_closing_a_bus_ends_its_subscriptions(bus: LiveBus) -> None:
     async def scenario() -> list[Message]:
         got: list[Message] = []
@@ -323,6 +341,45 @@ def test_the_feed_publishes_balances_deposits_and_draws_to_their_player(system: 
     # p2 heard only about p2's own money.
     assert {m["type"] for m in others} == {"deposit", "balance"}
     assert all(m["amount"] == 700 for m in others if m["type"] == "deposit")
+
+
+def test_a_page_at_a_time_the_balances_follow_every_event(system: System) -> None:
+    """Pages of one notification: the feed's own wallets move forward event by event (and
+    are loaded from the store when they are not cached) to the same balances as the ledger."""
+    bus = InMemoryLiveBus()
+    feed = LiveFeed(system.ledger, bus, batch_size=1)
+    feed._position = system.ledger.recorder.max_notification_id() or 0  # as the leader would
+    deposit(system, "p1", 5_000, "d1")
+    messages: list[Message] = []
+    wallet = system.wallets.balances("p1")
+
+    async def scenario() -> None:
+        async with bus.subscription("p1") as sub:
+            for n in range(3):
+                system.draws.draw("p1", "wheel", 2, Cause("player:p1", f"draw-{n}"))
+            while feed.step():
+                pass
+            bus.publish("p1", {"type": "marker"})
+            messages.extend(await read_until(sub, is_marker))
+
+    asyncio.run(scenario())
+    feed._wallets.clear()  # a cold cache: loaded from the store
+    deposit(system, "p1", 100, "d2")
+    while feed.step():
+        pass
+
+    wallet = system.wallets.balances("p1")
+    balances = [m for m in messages if m["type"] == "balance"]
+    versions = [m["version"] for m in balances]
+    assert versions == sorted(set(versions))
+    assert len([m for m in messages if m["type"] == "draw"]) == 3
+    assert feed._wallets, "the feed keeps the wallets it published"
+    (cached,) = feed._wallets.values()
+    assert (cached.available, cached.bonus, cached.version) == (
+        wallet.available,
+        wallet.bonus,
+        wallet.version,
+    )
 
 
 @pytest.mark.postgres
