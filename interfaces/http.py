@@ -9,7 +9,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from litestar.enums import ScopeType
@@ -66,6 +66,8 @@ class RequestContext:
     def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
         self.app = app
         self.metrics = metrics
+        self._counts: dict[tuple[str, str, int], Any] = {}
+        self._latencies: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -83,15 +85,10 @@ class RequestContext:
             if message["type"] == "http.response.start":
                 await _run_before_response(scope)
                 status = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode()))
-                extra = scope.get("state", {}).get("extra_headers", {})
-                headers.extend((k.lower().encode(), v.encode()) for k, v in extra.items())
-                present = {name.lower() for name, _ in headers}
-                headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
-                if _is_html(headers) and HTML_CSP[0] not in present:
-                    headers.append(HTML_CSP)
-                message["headers"] = headers
+                extra = scope.get("state", {}).get("extra_headers")
+                message["headers"] = _response_headers(
+                    message.get("headers", ()), request_id, extra
+                )
             await send(message)
 
         try:
@@ -101,16 +98,56 @@ class RequestContext:
             elapsed = time.perf_counter() - started
             route = str(scope.get("path_template") or "unmatched")
             method = str(scope.get("method", ""))
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(elapsed)
-            log.info(
-                "%s %s %s",
-                method,
-                scope.get("path", ""),
-                status,
-                extra={"status": status, "ms": round(elapsed * 1000, 2), "route": route},
-            )
+            self._observe(method, route, status, elapsed)
+            if log.isEnabledFor(logging.INFO):
+                # Made directly: Logger.info would also walk the stack for the caller's line.
+                record = log.makeRecord(
+                    log.name,
+                    logging.INFO,
+                    __file__,
+                    0,
+                    "%s %s %s",
+                    (method, scope.get("path", ""), status),
+                    None,
+                    extra={"status": status, "ms": round(elapsed * 1000, 2), "route": route},
+                )
+                log.handle(record)
             request_id_var.reset(token)
+
+    def _observe(self, method: str, route: str, status: int, elapsed: float) -> None:
+        # The labelled children once per route and status (``labels`` takes a lock each call).
+        count = self._counts.get((method, route, status))
+        if count is None:
+            count = self._counts[(method, route, status)] = self.metrics.requests.labels(
+                method, route, str(status)
+            )
+        latency = self._latencies.get((method, route))
+        if latency is None:
+            latency = self._latencies[(method, route)] = self.metrics.latency.labels(method, route)
+        count.inc()
+        latency.observe(elapsed)
+
+
+def _response_headers(
+    given: Iterable[tuple[bytes, bytes]], request_id: str, extra: dict[str, str] | None
+) -> list[tuple[bytes, bytes]]:
+    """The response's headers with the request id, the request's extra headers (RateLimit-*)
+    and the security headers the response does not set itself (a CSP for HTML)."""
+    headers = list(given)
+    headers.append((b"x-request-id", request_id.encode()))
+    if extra:
+        headers.extend((k.lower().encode(), v.encode()) for k, v in extra.items())
+    present: set[bytes] = set()
+    html = False
+    for given_name, value in headers:
+        name = given_name.lower()
+        present.add(name)
+        if name == b"content-type" and value.lower().startswith(b"text/html"):
+            html = True
+    headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+    if html and HTML_CSP[0] not in present:
+        headers.append(HTML_CSP)
+    return headers
 
 
 def before_response(scope: Scope, action: Callable[[], Awaitable[None]]) -> None:
@@ -123,13 +160,6 @@ async def _run_before_response(scope: Scope) -> None:
     actions = scope.get("state", {}).pop(BEFORE_RESPONSE, None)
     for action in actions or ():
         await action()
-
-
-def _is_html(headers: list[tuple[bytes, bytes]]) -> bool:
-    return any(
-        name.lower() == b"content-type" and value.lower().startswith(b"text/html")
-        for name, value in headers
-    )
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
