@@ -10,6 +10,7 @@ commitment, epoch and draw cost in every trace.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -86,27 +87,47 @@ class _Batch:
         self.prizes = {k: (p["kind"], p["reward"]) for k, p in pool.prizes.items()} if pool else {}
 
 
-_PART_NAMES = {"batch": "pool batch", "charge": "wallet record"}
-
-
 class _Played:
-    """A Draw's results, summed in one pass."""
+    """A Draw's results, summed and collected in one pass."""
 
-    __slots__ = ("bonus", "cash", "cost", "event", "ref", "rewards", "won")
+    __slots__ = (
+        "bonus",
+        "cash",
+        "cost",
+        "event",
+        "nonces",
+        "odd_outcome",
+        "ref",
+        "rewards",
+        "traces",
+        "won",
+    )
 
     def __init__(self, ref: Ref, event: Any) -> None:
         self.ref, self.event = ref, event
         self.won: list[dict[str, Any]] = []
         self.cost = self.rewards = self.cash = self.bonus = 0
+        self.odd_outcome = False  # a result neither won nor miss
+        self.nonces: list[Any] = []
+        # (client seed, epoch, commitment, cost) each result's trace names
+        self.traces: set[tuple[Any, ...]] = set()
         for r in event.results:
             self.cost += int(r["cost"])
-            self.rewards += int(r["reward"])
-            if r["outcome"] == "won":
+            reward = int(r["reward"])
+            self.rewards += reward
+            outcome = r["outcome"]
+            if outcome == "won":
                 self.won.append(r)
                 if r["kind"] == "cash":
-                    self.cash += int(r["reward"])
+                    self.cash += reward
                 elif r["kind"] == "bonus":
-                    self.bonus += int(r["reward"])
+                    self.bonus += reward
+            elif outcome != "miss":
+                self.odd_outcome = True
+            self.nonces.append(r.get("nonce"))
+            self.traces.add(
+                (r.get("client_seed"), r.get("epoch"), r.get("commitment"), r.get("cost"))
+            )
 
 
 class _Parts:
@@ -116,6 +137,13 @@ class _Parts:
         self.batch: _Batch | None = None
         self.charge: Charge | None = None
         self.played: _Played | None = None
+
+
+def _same_instant_and_zone(at: Any, last: Any) -> bool:
+    """Would ``iso`` give both the same text? (Cheaply: same instant, tzinfo object and fold.)"""
+    if type(at) is not datetime or type(last) is not datetime or at != last:
+        return False
+    return at.tzinfo is last.tzinfo and at.fold == last.fold
 
 
 def digest(row: tuple[Any, ...]) -> int:
@@ -128,10 +156,10 @@ def canonical_json(text: str | bytes) -> bytes:
     return msgspec.json.encode(msgspec.json.decode(text), order="sorted")
 
 
-def draw_row(event: Any, rewards: int | None = None) -> tuple[Any, ...]:
+def draw_row(event: Any, rewards: int | None = None, at: str | None = None) -> tuple[Any, ...]:
     """The columns of the ``draws`` read model after ``position`` that this Draw must have
     (``results`` as canonical JSON, see ``canonical_json``); ``rewards``: Σ of its results'
-    rewards, if already summed."""
+    rewards, and ``at``: ``iso(event.at)``, if already known."""
     results = event.results
     if rewards is None:
         rewards = sum(int(r["reward"]) for r in results)
@@ -144,7 +172,7 @@ def draw_row(event: Any, rewards: int | None = None) -> tuple[Any, ...]:
         len(results),
         event.cost_total,
         rewards,
-        iso(event.at),
+        iso(event.at) if at is None else at,
         msgspec.json.encode(results, order="sorted"),
     )
 
@@ -159,6 +187,9 @@ class DrawChecks:
         # For the pool_stats read model: pool key -> [requests, refused, draws, wins, cost, paid]
         self.pool_counts: dict[str, list[int]] = {}
         self.prize_counts: dict[tuple[str, str], list[int]] = {}  # (pool, prize) -> [wins, paid]
+        # A batch's Draws share their time: its text is made once.
+        self._last_at: Any = None
+        self._last_iso = ""
 
     def _parts(self, draw_id: str, ref: Ref, what: str) -> _Parts | None:
         parts = self.pending.get(draw_id)
@@ -173,21 +204,25 @@ class DrawChecks:
     def on_batch(self, ref: Ref, event: Any, pool: PrizePool | None) -> None:
         batch = _Batch(ref, event, pool)
         for draw_id in event.draw_ids:
-            self._attach(draw_id, ref, "batch", batch)
+            parts = self._parts(draw_id, ref, "pool batch")
+            if parts is None:
+                continue
+            if parts.batch is not None:
+                self._offend("draws", f"draw {draw_id} has a second pool batch", ref)
+                continue
+            parts.batch = batch
+            self._complete(draw_id, parts)
 
     def on_charge(self, ref: Ref, event: Any, charge: Charge) -> None:
-        self._attach(event.draw_id, ref, "charge", charge)
-
-    def _attach(self, draw_id: str, ref: Ref, part: str, value: _Batch | Charge) -> None:
-        """Record the pool's (``batch``) or the wallet's (``charge``) part of a request."""
-        what = _PART_NAMES[part]
-        parts = self._parts(draw_id, ref, what)
+        """Record the wallet's part of a request (a charge or a refusal)."""
+        draw_id = event.draw_id
+        parts = self._parts(draw_id, ref, "wallet record")
         if parts is None:
             return
-        if getattr(parts, part) is not None:
-            self._offend("draws", f"draw {draw_id} has a second {what}", ref)
+        if parts.charge is not None:
+            self._offend("draws", f"draw {draw_id} has a second wallet record", ref)
             return
-        setattr(parts, part, value)
+        parts.charge = charge
         self._complete(draw_id, parts)
 
     def on_draw(self, ref: Ref, event: Any) -> None:
@@ -197,7 +232,11 @@ class DrawChecks:
             return
         self.requests += 1
         played = _Played(ref, event)
-        self.digests[draw_id] = (ref[0], digest(draw_row(event, played.rewards)))
+        at, last = event.at, self._last_at
+        if not _same_instant_and_zone(at, last):
+            self._last_at, self._last_iso = at, iso(at)
+        row = draw_row(event, played.rewards, self._last_iso)
+        self.digests[draw_id] = (ref[0], digest(row))
         self._count(played)
         parts = self.pending.get(draw_id)
         if parts is None:
@@ -229,8 +268,9 @@ class DrawChecks:
         batch.won.extend(r["prize_id"] for r in played.won)
         batch.settled += len(played.event.results)
         batch.remaining -= 1
-        agrees = sorted(batch.won) == sorted(batch.wins) and batch.settled == batch.draws
-        if batch.remaining == 0 and not agrees:
+        if batch.remaining:
+            return
+        if sorted(batch.won) != sorted(batch.wins) or batch.settled != batch.draws:
             self._offend(
                 "draws",
                 f"the pool recorded wins {batch.wins} over {batch.draws} draws; its Draws hold"
@@ -252,7 +292,7 @@ class DrawChecks:
             problems.append("a refused draw was charged or has results")
         if problems:
             self._offend("draws", "; ".join(problems), ref)
-        inputs = _input_problems(results, charge, batch)
+        inputs = _input_problems(played, charge, batch)
         if inputs:
             self._offend("draw_inputs", "; ".join(inputs), ref)
 
@@ -282,7 +322,7 @@ def _settled_problems(played: _Played, charge: Charge, batch: _Batch) -> list[st
         problems.append("settled, but the wallet recorded a refusal")
     if not 1 <= len(results) <= draw.requested:
         problems.append(f"{len(results)} results for {draw.requested} requested draws")
-    if any(r["outcome"] not in {"won", "miss"} for r in results):
+    if played.odd_outcome:
         problems.append("a result is neither won nor miss")
     if (cost, draw.cost_total, cash, bonus) != (
         charge.cost_total,
@@ -307,19 +347,17 @@ def _settled_problems(played: _Played, charge: Charge, batch: _Batch) -> list[st
     return problems
 
 
-def _input_problems(results: list[dict[str, Any]], charge: Charge, batch: _Batch) -> list[str]:
+def _input_problems(played: _Played, charge: Charge, batch: _Batch) -> list[str]:
     problems: list[str] = []
-    nonces = [r.get("nonce") for r in results]
+    nonces = played.nonces
     if nonces != list(range(charge.nonce_from, charge.nonce_to)):
         problems.append(
             f"nonces {nonces}; the wallet's nonce went from {charge.nonce_from} to"
             f" {charge.nonce_to} (a nonce is used once)"
         )
-    seen = {
-        (r.get("client_seed"), r.get("epoch"), r.get("commitment"), r.get("cost")) for r in results
-    }
+    seen = played.traces
     expected = (charge.client_seed, batch.epoch, batch.commitment, batch.cost)
-    if results and set(seen) != {expected}:
+    if seen and (len(seen) != 1 or expected not in seen):
         problems.append(
             "traces name (client seed, epoch, commitment, cost)"
             f" {sorted(seen, key=str)}; the wallet and pool had {expected}"

@@ -3,7 +3,7 @@ functions and the mapper they stand in for, on generated inputs, tampered ones i
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -12,11 +12,15 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from hypothesis import given, settings
 
 from domain.draw import Draw
+from domain.draws import weigh
+from domain.pool import WorkingPool
 from domain.postings import postings_for
+from domain.prizes import PoolControls, Prize
 from domain.wallet import Wallet
 from infrastructure.transcoder import MsgspecTranscoder
-from ops.audit.fast import moves, settle_postings
+from ops.audit.fast import ANY_PLAYER, moves, pool_exclusion, settle_postings
 from ops.audit.fold import _Topic
+from tests.property.test_draw_properties import controls, prizes
 
 _DRAWS_SETTLED: type = Wallet.DrawsSettled  # type: ignore[attr-defined]
 _EXECUTED_CLASS: type = Draw.Executed  # type: ignore[attr-defined]
@@ -121,3 +125,38 @@ def test_what_the_fold_cannot_decode_goes_to_the_mapper() -> None:
     assert topic.decode(mapper.transcoder.encode([1, 2]), 1) is None
     assert not _Topic("domain.nowhere:Gone.Event", mapper, {}).fast
     assert not _Topic("domain.pool:PrizePool.Funded", mapper, {}).fast  # folded: the mapper's
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    table=prizes(),
+    rules=controls(),
+    fund=st.integers(0, 600_000),
+    cost=st.integers(1, 200),
+    spent=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 9_000)), max_size=12),
+    drawn=st.integers(0, 20_000),
+)
+def test_pool_exclusion_is_weighs(
+    table: list[Prize],
+    rules: PoolControls,
+    fund: int,
+    cost: int,
+    spent: list[tuple[int, int]],
+    drawn: int,
+) -> None:
+    """After wins of the table's prizes at earlier times (stock, budgets and windows used), each
+    prize's exclusion at ``drawn`` seconds is the one ``weigh`` gives for a player past every
+    player threshold."""
+    working = WorkingPool(
+        fund=fund,
+        stock={p.prize_id: p.stock for p in table},
+        windows={},
+        controls=rules,
+        prizes=table,
+    )
+    for index, second in sorted(spent, key=lambda s: s[1]):
+        working.apply_win(table[index % len(table)], _T + timedelta(seconds=second))
+    at = _T + timedelta(seconds=drawn)
+    for prize in table:
+        weights = weigh([prize], rules, cost, working, ANY_PLAYER, at)
+        assert pool_exclusion(prize, rules, working, at) == weights.excluded.get(prize.prize_id)
