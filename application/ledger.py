@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.application import Application, ProcessingEvent, project_aggregate
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Recording
 
@@ -46,3 +46,35 @@ class Ledger(Application[UUID]):
         self._take_snapshots(processing)
         self._notify(recordings)
         return recordings
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """The library's, except that an aggregate just saved at a snapshot's version is
+        snapshotted as it is in memory instead of reloaded from the store: reloading a wallet's
+        last 200 events cost the draw desk ~9 ms of CPU and ~39 ms of its time (measured on a
+        busy machine) per hot wallet every 200 draws. This trusts what the
+        aggregate cache already trusts (after a save it serves copies of the same object), and
+        an aggregate that is not at that version (a later event in the same save) still goes
+        the library's way."""
+        if not (self.snapshots and self.snapshotting_intervals):
+            return
+        for event in processing_event.events:
+            aggregate = processing_event.aggregates.get(event.originator_id)
+            if aggregate is None:
+                continue
+            interval = self.snapshotting_intervals.get(type(aggregate))
+            if interval is None or event.originator_version % interval:
+                continue
+            snapshot_class = getattr(type(aggregate), "Snapshot", type(self).snapshot_class)
+            if (
+                isinstance(aggregate, Aggregate)
+                and aggregate.version == event.originator_version
+                and not aggregate.pending_events
+                and snapshot_class is not None
+            ):
+                self.snapshots.put([snapshot_class.take(aggregate)])
+            else:
+                self.take_snapshot(
+                    event.originator_id,
+                    event.originator_version,
+                    self.snapshotting_projectors.get(type(aggregate), project_aggregate),
+                )
