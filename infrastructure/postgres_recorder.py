@@ -12,8 +12,10 @@ before the COPY go in one round trip, ``currval`` and COMMIT in another.
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
@@ -69,9 +71,7 @@ class CopyPostgresApplicationRecorder(PostgresApplicationRecorder):
             try:
                 curs.execute(self.begin_statement)
                 with curs.copy(self.copy_statement) as copy:
-                    copy.set_types(["uuid", "int8", "text", "bytea"])
-                    for e in stored_events:
-                        copy.write_row((e.originator_id, e.originator_version, e.topic, e.state))
+                    copy.write(_binary_copy(stored_events))
                 curs.execute(self.commit_statement)
             except BaseException:
                 _roll_back(conn)
@@ -80,6 +80,33 @@ class CopyPostgresApplicationRecorder(PostgresApplicationRecorder):
             assert row is not None
             last = int(row["last_id"])
         return list(range(last - len(stored_events) + 1, last + 1))
+
+
+# PostgreSQL's binary COPY format: a signature, flags and header extension length; per row the
+# field count and each field as length + bytes (uuid: 16 bytes, int8: big-endian); a -1 trailer.
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+_COPY_TRAILER = struct.pack(">h", -1)
+_ROW_START = struct.Struct(">hi16siqi")  # 4 fields; uuid; int8; the topic's length
+
+
+def _binary_copy(stored_events: Sequence[StoredEvent]) -> bytes:
+    """The whole COPY stream at once: what psycopg's write_row produces for
+    (uuid, int8, text, bytea) rows, at a fraction of its per-row cost."""
+    parts = [_COPY_HEADER]
+    for e in stored_events:
+        originator_id = e.originator_id
+        if not isinstance(originator_id, UUID):
+            originator_id = UUID(originator_id)
+        topic = e.topic.encode()
+        state = bytes(e.state)
+        parts.append(
+            _ROW_START.pack(4, 16, originator_id.bytes, 8, e.originator_version, len(topic))
+        )
+        parts.append(topic)
+        parts.append(len(state).to_bytes(4, "big"))
+        parts.append(state)
+    parts.append(_COPY_TRAILER)
+    return b"".join(parts)
 
 
 def _roll_back(conn: Connection[Any]) -> None:

@@ -37,8 +37,8 @@ def test_returns_the_notification_ids_of_the_inserted_rows(pg_system: System) ->
     assert len(ids_b) == 2
     assert list(ids_b) == list(range(ids_a[-1] + 1, ids_a[-1] + 3))
     stored = recorder.select_notifications(ids_a[0], 10)
-    assert [(n.id, n.originator_id, n.originator_version, n.state) for n in stored] == [
-        (i, e.originator_id, e.originator_version, e.state)
+    assert [(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in stored] == [
+        (i, e.originator_id, e.originator_version, e.topic, e.state)
         for i, e in zip(
             [*ids_a, *ids_b],
             _events(first, range(1, 4)) + _events(second, range(1, 3)),
