@@ -39,7 +39,7 @@ class Writes:
 
     def __init__(self) -> None:
         self._runs: list[tuple[str | tuple[str, tuple[str, ...]], list[Sequence[object]]]] = []
-        self._merged: dict[Merge, dict[tuple[object, ...], list[object]]] = {}
+        self._merged: dict[Merge, dict[tuple[object, ...], list[Any]]] = {}
 
     def add(self, sql: str, *params: object) -> None:
         if self._runs and self._runs[-1][0] == sql:
@@ -61,13 +61,16 @@ class Writes:
         """A commutative change (see ``Merge``): changes of the same ``key`` are combined —
         ``sums`` added up, ``last`` replaced by the latest — and flushed once, after every
         other statement of the batch."""
-        rows = self._merged.setdefault(merge, {})
+        rows = self._merged.get(merge)
+        if rows is None:
+            rows = self._merged[merge] = {}
         current = rows.get(key)
         if current is None:
             rows[key] = [*sums, *last]
-        else:
-            for i, value in enumerate(sums):
-                current[i] = int(current[i]) + value  # type: ignore[call-overload]
+            return
+        for i, value in enumerate(sums):
+            current[i] += value
+        if last:
             current[len(sums) :] = last
 
     def flush(self, tx: ReadTx) -> None:

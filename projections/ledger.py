@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from domain.postings import postings_for
+from domain.postings import Posting, postings_for
 from projections.base import Handler, LedgerProjection, Merge, Writes, iso
 
 __all__ = ["BalancesProjection", "HistoryProjection", "TrialBalanceProjection"]
@@ -31,10 +31,29 @@ WALLET_EVENTS = [
 ]
 
 
+# The projector hands the same decoded event to each of these projections in turn: work out
+# its postings once. Keyed by id(); the entry keeps the event alive, so an id is not reused
+# while its entry exists, and a hit is checked to be that very event.
+_POSTINGS: dict[int, tuple[object, list[Posting]]] = {}
+_POSTINGS_KEPT = 20_000
+
+
+def shared_postings(event: object) -> list[Posting]:
+    """``postings_for(event)``, computed once per event object (do not mutate the list)."""
+    hit = _POSTINGS.get(id(event))
+    if hit is not None and hit[0] is event:
+        return hit[1]
+    if len(_POSTINGS) >= _POSTINGS_KEPT:
+        _POSTINGS.clear()
+    postings = postings_for(event)
+    _POSTINGS[id(event)] = (event, postings)
+    return postings
+
+
 def player_deltas(event: Any) -> dict[str, int]:
     """balance -> change, for the player named in the event's postings."""
     deltas = dict.fromkeys(_BALANCES, 0)
-    for posting in postings_for(event):
+    for posting in shared_postings(event):
         kind, _, rest = posting.account.partition(":")
         balance = rest.rpartition(":")[2]
         if kind == "player" and balance in deltas:
@@ -102,6 +121,9 @@ class HistoryProjection(LedgerProjection):
         columns += ("currency", "kind", "reference", "at")
 
         def on_money(w: Writes, e: Any, position: int) -> None:
+            postings = shared_postings(e)
+            if not postings:
+                return
             kind = type(e).__name__
             reference = next(
                 (
@@ -111,9 +133,10 @@ class HistoryProjection(LedgerProjection):
                 ),
                 None,
             )
-            for line, posting in enumerate(postings_for(e)):
-                owner, _, balance = posting.account.removeprefix("player:").rpartition(":")
+            at = iso(e.timestamp)
+            for line, posting in enumerate(postings):
                 if posting.account.startswith("player:"):
+                    owner, _, balance = posting.account.removeprefix("player:").rpartition(":")
                     w.insert(
                         table,
                         columns,
@@ -125,7 +148,7 @@ class HistoryProjection(LedgerProjection):
                         posting.currency,
                         kind,
                         reference,
-                        iso(e.timestamp),
+                        at,
                     )
 
         return {f"Wallet.{n}": on_money for n in WALLET_EVENTS}
@@ -146,7 +169,7 @@ class TrialBalanceProjection(LedgerProjection):
         )
 
         def on_any(w: Writes, e: Any, _: int) -> None:
-            for posting in postings_for(e):
+            for posting in shared_postings(e):
                 w.merge(upsert, (posting.account, posting.currency), (posting.amount_minor, 1), ())
 
         money_events = [f"Wallet.{n}" for n in WALLET_EVENTS]
