@@ -48,6 +48,7 @@ __all__ = [
 ADMITTED_CALLER = "admitted_caller"
 HELD_KEY = "held_idempotency_key"
 SESSION_CACHE_S = 2.0
+VERIFIED_TOKENS = 50_000  # tokens whose signature and claims checked out, kept per process
 IN_FLIGHT_TTL_S = 30.0
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
@@ -74,6 +75,9 @@ class Authenticator:
         self._session_open = session_open
         self._checked: dict[str, float] = {}
         self._lock = threading.Lock()
+        # token -> (its caller, its exp): a token verifies once; until it expires only the
+        # session check (below) can end it, so its HMAC and claims need no second look.
+        self._verified: dict[str, tuple[Caller, int]] = {}
 
     async def caller(self, request: Request[Any, Any, Any]) -> Caller:
         caller = self.verified(request)
@@ -92,13 +96,21 @@ class Authenticator:
                 "sign in: send 'Authorization: Bearer <access token>'",
                 {"WWW-Authenticate": "Bearer"},
             )
+        token = token.strip()
+        known = self._verified.get(token)
+        if known is not None and time.time() < known[1]:  # PyJWT's own test of "exp"
+            return known[0]
         try:
-            claims = self.tokens.verify(token.strip())
+            claims = self.tokens.verify(token)
         except TokenRejected as error:
             raise ApiError(
                 401, error.code, str(error), {"WWW-Authenticate": 'Bearer error="invalid_token"'}
             ) from None
-        return Caller(claims.player_id, claims.account_id, claims.session_id)
+        caller = Caller(claims.player_id, claims.account_id, claims.session_id)
+        if len(self._verified) >= VERIFIED_TOKENS:
+            self._verified.clear()
+        self._verified[token] = (caller, claims.expires_at)
+        return caller
 
     def known_open(self, caller: Caller) -> bool:
         """Whether the cached check says the session is open (no store lookup)."""

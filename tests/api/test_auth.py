@@ -3,6 +3,7 @@ verification, TOTP — and every way an access token can be refused."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -406,3 +407,18 @@ def test_a_token_of_a_revoked_or_made_up_session_is_401_session_revoked(api: Api
     # A fresh token for the revoked session (as if it had been issued before the logout).
     reissued = jwt.encode(claims_of(player), secret, algorithm="HS256")
     assert_problem(wallet_with(api, f"Bearer {reissued}"), 401, "session_revoked")
+
+
+def test_a_token_accepted_before_is_refused_once_it_expires(api: Api) -> None:
+    """Verified tokens are remembered per process, with their expiry."""
+    player = api.register()
+    secret = api.system.settings.require_jwt_secret()
+    expires = int(time.time()) + 2
+    short = "Bearer " + jwt.encode(claims_of(player, exp=expires), secret, algorithm="HS256")
+
+    accepted = wallet_with(api, short)
+    time.sleep(max(expires - time.time(), 0) + 0.1)
+    refused = wallet_with(api, short)
+
+    assert accepted.status_code == 200, accepted.text
+    assert_problem(refused, 401, "token_invalid")
