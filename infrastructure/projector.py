@@ -19,6 +19,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,6 +169,8 @@ class Projector:
         self._lock = threading.Lock()
         self._versions_checked = time.monotonic()
         self._page_sql: sql.Composed | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._ahead: tuple[int, frozenset[str], Future[Sequence[Notification]]] | None = None
 
     # ---- running -------------------------------------------------------------------------------
 
@@ -200,9 +203,14 @@ class Projector:
         self.close()
 
     def close(self) -> None:
-        """Release the advisory locks (a standby takes over) and the LISTEN connection."""
+        """Release the advisory locks (a standby takes over), the LISTEN connection and the
+        worker threads."""
         self._waker.close()
         self._leases.close()
+        self._ahead = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def _follow_rebuilds(self) -> None:
         """Switch to a projection's new version once a rebuild has activated it."""
@@ -229,23 +237,61 @@ class Projector:
         if not active:
             return 0
         start = min(self._positions[p.name] for p in active) + 1
-        wanted = set().union(*(p.handled for p in active))
-        page = self._select(start, wanted)
+        wanted = frozenset().union(*(p.handled for p in active))
+        page = self._read_ahead_page(start, wanted) or self._select(start, wanted)
         if not page:
             return 0
         events, undecodable = self._decode(page, wanted)
+        if len(page) == self._batch_size and undecodable is None:
+            # A backlog: read the next page while this one is applied (it is the next one
+            # unless a projection fails or a lease changes hands; then it is dropped).
+            after = page[-1].id + 1
+            self._ahead = (after, wanted, self._workers().submit(self._select, after, wanted))
+        jobs = []
         for projection in active:
             after = self._positions[projection.name]
             mine = events if after < start else [(e, i) for e, i in events if i > after]
             if mine:
-                self._apply(projection, mine)
+                jobs.append((projection, mine))
+        self._apply_all(jobs)
+        for projection in active:
             if undecodable is not None and projection.name not in self._failed:
                 position, error = undecodable
                 if self._positions[projection.name] < position:
                     self._fail(projection, position, None, error)
         return len(page)
 
-    def _select(self, start: int, wanted: set[str]) -> Sequence[Notification]:
+    def _workers(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="projector")
+        return self._pool
+
+    def _read_ahead_page(self, start: int, wanted: frozenset[str]) -> Sequence[Notification]:
+        """The page read ahead, if it is the one asked for (else nothing)."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None or ahead[:2] != (start, wanted):
+            return []
+        return ahead[2].result()
+
+    def _apply_all(self, jobs: list[tuple[LedgerProjection, list[tuple[Any, int]]]]) -> None:
+        """Each projection's batch in its own transaction, the projections side by side: one
+        writes to the database while another works out its rows. Every batch has finished
+        (committed, rolled back, or stopped its projection) before this returns or raises."""
+        if len(jobs) < 2:
+            for projection, events in jobs:
+                self._apply(projection, events)
+            return
+        futures = [self._workers().submit(self._apply, p, events) for p, events in jobs]
+        errors = []
+        for future in futures:
+            try:
+                future.result()
+            except Exception as error:  # a transient store failure: raised once all are done
+                errors.append(error)
+        if errors:
+            raise errors[0]
+
+    def _select(self, start: int, wanted: frozenset[str]) -> Sequence[Notification]:
         """The next page of the log. In Postgres an event whose type no active projection
         handles comes without its state (``b""``; ``_decode`` reads only its topic): a draw's
         trace is most of the log's bytes and none of the money projections' business."""
@@ -277,7 +323,7 @@ class Projector:
         ]
 
     def _decode(
-        self, page: Sequence[Any], wanted: set[str]
+        self, page: Sequence[Any], wanted: frozenset[str]
     ) -> tuple[list[tuple[Any, int]], tuple[int, Exception] | None]:
         """The page's events up to the first one that cannot be decoded (a poison event for
         every projection that has not passed it yet). Events no active projection handles are
