@@ -75,8 +75,9 @@ class Pending:
     """A request waiting for its outcome, answered exactly once (by the desk, or by ``settle``
     in the caller's own thread). A thread waits in ``result`` on a bare lock, the cheapest
     wake-up CPython has (a ``concurrent.futures.Future`` builds a condition and a waiter lock
-    per wait); an event loop passes ``on_answer``, called in the answering thread right after
-    the answer is set. There is no cancelling: a caller that stops waiting leaves the answer
+    per wait); an event loop passes ``on_answer``, called in the answering thread when the
+    caller is woken. The desk may set an answer and wake its caller a little later (``wake``;
+    see ``DrawDesk``). There is no cancelling: a caller that stops waiting leaves the answer
     unread."""
 
     __slots__ = (
@@ -85,6 +86,7 @@ class Pending:
         "_on_answer",
         "_outcome",
         "_ready",
+        "_woken",
         "cause",
         "draw_id",
         "request",
@@ -97,8 +99,9 @@ class Pending:
         self.cause = cause
         self.draw_id: UUID = ids.draw_id(request.player_id, cause.request_id)
         self._ready = threading.Lock()
-        self._ready.acquire()  # released by the answer
+        self._ready.acquire()  # released when the caller is woken
         self._answered = False
+        self._woken = False
         self._outcome: DrawOutcome | None = None
         self._error: BaseException | None = None
         self._on_answer = on_answer
@@ -109,11 +112,21 @@ class Pending:
     def set_exception(self, error: BaseException) -> None:
         self._answer(None, error)
 
-    def _answer(self, outcome: DrawOutcome | None, error: BaseException | None) -> None:
+    def _answer(
+        self, outcome: DrawOutcome | None, error: BaseException | None, wake: bool = True
+    ) -> None:
         if self._answered:
             raise RuntimeError("a draw request is answered exactly once")
         self._answered = True
         self._outcome, self._error = outcome, error
+        if wake:
+            self.wake()
+
+    def wake(self) -> None:
+        """Let the caller have the answer (set before; waking twice does nothing)."""
+        if self._woken or not self._answered:
+            return
+        self._woken = True
         self._ready.release()
         if self._on_answer is not None:
             self._on_answer()
@@ -130,9 +143,10 @@ class Pending:
     def result(self, timeout: float | None = None) -> DrawOutcome:
         """The outcome, waiting up to ``timeout`` seconds for it; raises the error the request
         was answered with, or TimeoutError."""
-        if not self._ready.acquire(timeout=-1 if timeout is None else timeout):
+        if self._ready.acquire(timeout=-1 if timeout is None else timeout):
+            self._ready.release()  # woken for good: every later call returns at once
+        elif not self._answered:  # (answered but not woken yet: the answer stands)
             raise TimeoutError("the draw was not answered in time")
-        self._ready.release()  # answered for good: every later call returns at once
         if self._error is not None:
             raise self._error
         assert self._outcome is not None
@@ -237,9 +251,12 @@ def settle(
     items: list[Pending],
     cache: _Cache | None = None,
     stats: DeskStats | None = None,
+    held: _Held | None = None,
 ) -> None:
     """Settle ``items``, answering every request exactly once. Without a cache every attempt
-    loads afresh (the naive path)."""
+    loads afresh (the naive path). With ``held`` (the desk's), the callers of the saved
+    requests are woken later, by the desk; the callers ``held`` had from before are woken just
+    before this batch's save, so that they run while the desk waits on the store."""
     cache = cache if cache is not None else _Cache()
     stats = stats or DeskStats()
     deadline = time.monotonic() + retry.deadline_s
@@ -249,6 +266,8 @@ def settle(
         batch = _Batch(ledger, cache)
         try:
             batch.decide(items, clock)
+            if held is not None:
+                held.wake()
             batch.save()
         except IntegrityError:
             stats.conflicts += 1
@@ -261,6 +280,8 @@ def settle(
             delay = min(delay * 2, retry.max_delay_s)
             continue
         except Exception as failure:  # e.g. the store is down: nothing was saved
+            if held is not None:
+                held.wake()
             cache.forget()
             log.exception("draw batch failed")
             _fail_all(items, failure)
@@ -268,8 +289,20 @@ def settle(
         stats.requests += len(items)
         if len(cache.wallets) > MAX_CACHED_WALLETS:
             cache.wallets.clear()
-        _deliver(ledger, batch)
+        _deliver(ledger, batch, held)
         return
+
+
+class _Held:
+    """Answered requests whose callers the desk has not woken yet."""
+
+    def __init__(self) -> None:
+        self.items: list[Pending] = []
+
+    def wake(self) -> None:
+        items, self.items = self.items, []
+        for item in items:
+            item.wake()
 
 
 def _fail_all(items: list[Pending], error: BaseException) -> None:
@@ -277,9 +310,11 @@ def _fail_all(items: list[Pending], error: BaseException) -> None:
         item.set_exception(error)
 
 
-def _deliver(ledger: Ledger, batch: _Batch) -> None:
+def _deliver(ledger: Ledger, batch: _Batch, held: _Held | None = None) -> None:
     for item, draw in batch.decided:
-        item.set_result(DrawOutcome.of(draw))
+        item._answer(DrawOutcome.of(draw), None, wake=held is None)
+    if held is not None:
+        held.items.extend(item for item, _ in batch.decided)
     for item, error in batch.refused:
         # Bad input is not recorded — unless the request already ran under this id.
         if _answer_retries(ledger, [item]):
@@ -307,7 +342,11 @@ def _answer_retries(ledger: Ledger, items: list[Pending]) -> list[Pending]:
 
 class DrawDesk:
     """The single draw writer of this process: a thread that settles waiting requests in
-    batches of up to ``max_batch``."""
+    batches of up to ``max_batch``.
+
+    The callers of a saved batch are woken when the desk next waits: before the next batch's
+    save (the desk then waits on the store and they run meanwhile, instead of taking turns with
+    the desk's own deciding for the interpreter) or at once when no request is waiting."""
 
     def __init__(self, ledger: Ledger, clock: Clock, retry: RetryPolicy, max_batch: int) -> None:
         self._ledger = ledger
@@ -316,6 +355,7 @@ class DrawDesk:
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[Pending | None] = queue.SimpleQueue()
         self._cache = _Cache()
+        self._held = _Held()
         self.stats = DeskStats()
         self._thread = threading.Thread(target=self._run, name="draw-desk", daemon=True)
         self._thread.start()
@@ -328,8 +368,21 @@ class DrawDesk:
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
+        try:
+            self._serve()
+        finally:
+            self._held.wake()
+
+    def _next(self) -> Pending | None:
+        try:
+            return self._queue.get_nowait()
+        except queue.Empty:
+            self._held.wake()  # nothing else to decide: the last batch's callers go now
+            return self._queue.get()
+
+    def _serve(self) -> None:
         while True:
-            first = self._queue.get()
+            first = self._next()
             if first is None:
                 return
             items, stop = [first], False
@@ -343,10 +396,19 @@ class DrawDesk:
                     break
                 items.append(item)
             try:
-                settle(self._ledger, self._clock, self._retry, items, self._cache, self.stats)
+                settle(
+                    self._ledger,
+                    self._clock,
+                    self._retry,
+                    items,
+                    self._cache,
+                    self.stats,
+                    self._held,
+                )
             except Exception as failure:  # a bug or the store failing while answering retries
                 log.exception("draw desk: settling a batch failed")
                 self._cache.forget()
+                self._held.wake()
                 _fail_all([item for item in items if not item.done()], failure)
             if stop:
                 return

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from uuid import UUID
 
 import pytest
@@ -113,7 +114,7 @@ def test_a_failure_while_answering_fails_the_open_requests_and_the_desk_goes_on(
 ) -> None:
     _funded_player(embedded)
 
-    def broken(ledger: object, batch: object) -> None:
+    def broken(ledger: object, batch: object, held: object = None) -> None:
         raise RuntimeError("answering failed")
 
     monkeypatch.setattr(draw_desk, "_deliver", broken)
@@ -128,3 +129,40 @@ def test_a_failure_while_answering_fails_the_open_requests_and_the_desk_goes_on(
         embedded.draws.draw("ann", "wheel", 1, Cause("player:ann", c)).results[0]["reward"]
         for c in ("b1", "b2")
     )
+
+
+def test_an_answer_the_desk_holds_back_is_there_once_woken_or_when_asked() -> None:
+    woken: list[str] = []
+    pending = Pending(
+        DrawRequest("ann", "wheel", 1, "fp"), Cause("player:ann", "y"), lambda: woken.append("!")
+    )
+    error = ConcurrencyConflict("held")
+    pending._answer(None, error, wake=False)  # what the desk does for a saved batch
+    assert pending.done()
+    assert woken == []
+    with pytest.raises(ConcurrencyConflict):  # a caller whose wait ran out still gets it
+        pending.result(timeout=0.01)
+    pending.wake()
+    pending.wake()
+    assert woken == ["!"]
+    with pytest.raises(ConcurrencyConflict):
+        pending.result(timeout=0)
+
+
+def test_many_players_at_once_all_get_their_draws(embedded: System) -> None:
+    _funded_player(embedded)
+    players = [f"p{i}" for i in range(12)]
+    for name in players:
+        embedded.wallets.open(name, Cause(f"player:{name}", "open"))
+        d = embedded.deposits.request(name, 1_000, "EUR", "sandbox", Cause(f"player:{name}", "d"))
+        embedded.deposits.confirm(UUID(d.deposit_id), "ref", Cause("system:sandbox", f"wh-{name}"))
+
+    def play(name: str) -> list[str]:
+        return [
+            embedded.draws.draw(name, "wheel", 1, Cause(f"player:{name}", f"r{n}"), 10).status
+            for n in range(5)
+        ]
+
+    with ThreadPoolExecutor(len(players)) as pool:
+        statuses = list(pool.map(play, players))
+    assert statuses == [["settled"] * 5] * len(players)
