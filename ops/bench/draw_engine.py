@@ -161,7 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     try:
         max_players = max(p for p, _ in scenarios)
-        system = bootstrap(Settings(database_url=url, schema=schema, pool_size=max_players + 4))
+        # The naive path saves from every player thread; the desk saves from one (the server's
+        # connections are shared with whatever else runs on the machine).
+        connections = max_players + 4 if "naive" in impls else 8
+        system = bootstrap(Settings(database_url=url, schema=schema, pool_size=connections))
         pool_keys, names = prepare(system, max(n for _, n in scenarios), max_players)
         for players, pools in scenarios:
             for impl in impls:
