@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["Posting", "account_of", "postings_for"]
+__all__ = ["Posting", "account_of", "moves_money", "postings_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +107,11 @@ _RULES: dict[str, Callable[[object], list[Posting]]] = {
     "PrizePool.Defunded": _pool_fund("fund", "house:marketing"),
     "PrizePool.Closed": _pool_fund("fund", "house:marketing"),
 }
+
+
+def moves_money(event_class: type) -> bool:
+    """Can events of this class have postings? (Else ``postings_for`` gives none, always.)"""
+    return event_class.__qualname__ in _RULES
 
 
 def postings_for(event: object) -> list[Posting]:

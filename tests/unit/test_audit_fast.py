@@ -160,3 +160,12 @@ def test_pool_exclusion_is_weighs(
     for prize in table:
         weights = weigh([prize], rules, cost, working, ANY_PLAYER, at)
         assert pool_exclusion(prize, rules, working, at) == weights.excluded.get(prize.prize_id)
+
+
+def test_the_fold_skips_postings_only_for_events_that_have_none() -> None:
+    mapper = _mapper()
+    assert _Topic(_stored(_DRAWS_SETTLED, _SETTLED).topic, mapper, {}).money
+    assert not _Topic(_stored(_EXECUTED_CLASS, _EXECUTED).topic, mapper, {}).money
+    credited = "domain.wallet:Wallet.DepositCredited"
+    assert _Topic(credited, mapper, {}).money
+    assert _Topic("domain.pool:PrizePool.Funded", mapper, {}).money  # the mapper's: asked
