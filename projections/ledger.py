@@ -54,10 +54,10 @@ def player_deltas(event: Any) -> dict[str, int]:
     """balance -> change, for the player named in the event's postings."""
     deltas = dict.fromkeys(_BALANCES, 0)
     for posting in shared_postings(event):
-        kind, _, rest = posting.account.partition(":")
-        balance = rest.rpartition(":")[2]
-        if kind == "player" and balance in deltas:
-            deltas[balance] += posting.amount_minor
+        if posting.account.startswith("player:"):
+            balance = posting.account.rpartition(":")[2]
+            if balance in deltas:
+                deltas[balance] += posting.amount_minor
     return deltas
 
 

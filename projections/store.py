@@ -21,13 +21,15 @@ __all__ = ["Merge", "ReadStore", "ReadTx", "Row"]
 Row = tuple[Any, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Merge:
     """A commutative change of rows found by ``key``: the ``sums`` columns are added to, the
     ``last`` columns overwritten. With ``insert`` a missing row is inserted with the given
     values (an upsert), else it is left alone (as an ``UPDATE`` that matches nothing).
 
-    Rows are given as (*sums, *last, *key); one batch holds each key at most once."""
+    Rows are given as (*sums, *last, *key); one batch holds each key at most once. A Merge is
+    made once per projection and compared by identity (hashing its fields on every merged
+    change cost more than the merge itself)."""
 
     table: str
     key: tuple[str, ...]
