@@ -9,7 +9,8 @@ is per save attempt, ``mean_batch`` is requests per committed save (1 for the na
 ``gave_up`` counts requests that ran out of retry time.
 Runs in a throw-away schema that is dropped afterwards.
 
-    .venv/bin/python -m ops.bench.draw_engine [--seconds S] [--players 1,8,64] [--impl both]
+    .venv/bin/python -m ops.bench.draw_engine [--seconds S] [--players 1,8,64] [--impl all]
+        [--spread] [--desk-alone]
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from uuid import UUID
 
 import psycopg
 
+from application.draw_desk import DeskStats, _Cache, settle
+from application.draws import _request
 from application.errors import ConcurrencyConflict
 from domain.cause import Cause
 from infrastructure.bootstrap import System, bootstrap
@@ -140,6 +143,43 @@ def run_scenario(
     }
 
 
+def desk_alone(
+    system: System, players: list[str], pool_key: str, seconds: float
+) -> dict[str, object]:
+    """The desk's own cost without callers: this thread builds batches of one request per
+    player and settles them as the desk does (its cache kept between batches), timing CPU."""
+    cache, stats = _Cache(), DeskStats()
+    ledger, draws = system.ledger, system.draws
+    run = secrets.token_hex(3)
+    n = 0
+    build = settle_cpu = 0.0
+    for _ in range(5):  # warm up: the first batches load the pool and wallets into the cache
+        n += 1
+        batch = [_request(p, pool_key, 1, Cause(f"player:{p}", f"{run}-{n}")) for p in players]
+        settle(ledger, draws._clock, draws._retry, batch, cache, stats)
+    stop_at = time.monotonic() + seconds
+    started = time.perf_counter()
+    while time.monotonic() < stop_at:
+        n += 1
+        c0 = time.process_time()
+        items = [_request(p, pool_key, 1, Cause(f"player:{p}", f"{run}-{n}")) for p in players]
+        c1 = time.process_time()
+        settle(ledger, draws._clock, draws._retry, items, cache, stats)
+        for item in items:
+            item.result(timeout=0)
+        c2 = time.process_time()
+        build, settle_cpu = build + c1 - c0, settle_cpu + c2 - c1
+    elapsed = time.perf_counter() - started
+    settled = (n - 5) * len(players)
+    return {
+        "scenario": f"desk_alone_{len(players)}_per_batch",
+        "draws_per_s": round(settled / elapsed, 1),
+        "settle_cpu_us_per_draw": round(1e6 * settle_cpu / settled, 1),
+        "request_cpu_us_per_draw": round(1e6 * build / settled, 1),
+        "conflicts": stats.conflicts,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -148,6 +188,11 @@ def main(argv: list[str] | None = None) -> int:
         "--impl", choices=["all", "naive", "group_commit", "group_commit_async"], default="all"
     )
     parser.add_argument("--spread", action="store_true", help="also 64 players over 8 pools")
+    parser.add_argument(
+        "--desk-alone",
+        action="store_true",
+        help="also the desk without callers: one thread settling a batch per round",
+    )
     args = parser.parse_args(argv)
     url = os.environ.get("DATABASE_URL", DEFAULT_URL)
     impls = ["naive", "group_commit", "group_commit_async"] if args.impl == "all" else [args.impl]
@@ -172,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
                     run_scenario(system, impl, names[:players], pool_keys[:pools], args.seconds)
                 )
                 print(json.dumps(rows[-1]), file=sys.stderr)
+        if args.desk_alone:
+            rows.append(desk_alone(system, names[:max_players], pool_keys[0], args.seconds))
+            print(json.dumps(rows[-1]), file=sys.stderr)
         system.close()
     finally:
         with psycopg.connect(url, autocommit=True) as conn:
