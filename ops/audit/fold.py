@@ -274,7 +274,8 @@ class LedgerFold:
             return
         self.money_events += 1
         accounts = self._accounts
-        total, currency, watched, mixed = 0, postings[0][2], False, False
+        total, currency, mixed = 0, postings[0][2], False
+        watched: list[tuple[Account, str, str]] = []  # postings to accounts never negative
         for name, amount, in_currency in postings:
             account = accounts.get((name, in_currency))
             if account is None:
@@ -286,7 +287,8 @@ class LedgerFold:
                 line[0] += amount
                 line[1] += 1
                 line[2] += ref[0]
-            watched |= account.watched
+            if account.watched:
+                watched.append((account, name, in_currency))
             total += amount
             mixed |= in_currency != currency
         if total or mixed:  # per currency, then
@@ -296,12 +298,10 @@ class LedgerFold:
             unbalanced = {c: v for c, v in sums.items() if v}
             if unbalanced:
                 self.offend("postings", f"postings do not sum to zero: {unbalanced}", ref)
-        if watched:
-            for name, _, in_currency in postings:
-                account = accounts[(name, in_currency)]
-                if account.watched and account.balance < 0:
-                    message = f"{name} goes to {account.balance} {in_currency}"
-                    self.offend("balances", message, ref)
+        for account, name, in_currency in watched:  # once all the event's postings are in
+            if account.balance < 0:
+                message = f"{name} goes to {account.balance} {in_currency}"
+                self.offend("balances", message, ref)
 
     def _open_account(self, name: str, currency: str) -> Account:
         account = self._accounts[(name, currency)] = Account(name.startswith(_NEVER_NEGATIVE))
