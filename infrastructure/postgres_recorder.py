@@ -55,6 +55,16 @@ class CopyPostgresApplicationRecorder(PostgresApplicationRecorder):
         self.commit_statement = SQL(
             "SELECT currval(pg_get_serial_sequence({name}, 'notification_id')) AS last_id; COMMIT"
         ).format(name=Literal(qualified))
+        self._rendered: tuple[bytes, bytes, bytes] | None = None
+
+    def _render(self, conn: Connection[Any]) -> tuple[bytes, bytes, bytes]:
+        """The three statements as bytes, composed once (composing them cost every save)."""
+        self._rendered = (
+            self.begin_statement.as_bytes(conn),
+            self.copy_statement.as_bytes(conn),
+            self.commit_statement.as_bytes(conn),
+        )
+        return self._rendered
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
@@ -68,11 +78,12 @@ class CopyPostgresApplicationRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             # The pool's connections are in autocommit mode: BEGIN and COMMIT are sent with the
             # statements around them, and any failure rolls back before the connection returns.
+            begin, copy_rows, commit = self._rendered or self._render(conn)
             try:
-                curs.execute(self.begin_statement)
-                with curs.copy(self.copy_statement) as copy:
+                curs.execute(begin)
+                with curs.copy(copy_rows) as copy:
                     copy.write(_binary_copy(stored_events))
-                curs.execute(self.commit_statement)
+                curs.execute(commit)
             except BaseException:
                 _roll_back(conn)
                 raise
