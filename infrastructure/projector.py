@@ -50,6 +50,9 @@ class _Skipped:
 
 _SKIPPED = _Skipped()
 
+# A page entry: notification id, topic, and the notification (None: its state was not read).
+_Entry = tuple[int, str, Notification | None]
+
 
 @dataclass(frozen=True, slots=True)
 class ProjectionStatus:
@@ -170,7 +173,7 @@ class Projector:
         self._versions_checked = time.monotonic()
         self._page_sql: sql.Composed | None = None
         self._pool: ThreadPoolExecutor | None = None
-        self._ahead: tuple[int, frozenset[str], Future[Sequence[Notification]]] | None = None
+        self._ahead: tuple[int, frozenset[str], Future[Sequence[_Entry]]] | None = None
 
     # ---- running -------------------------------------------------------------------------------
 
@@ -245,7 +248,7 @@ class Projector:
         if len(page) == self._batch_size and undecodable is None:
             # A backlog: read the next page while this one is applied (it is the next one
             # unless a projection fails or a lease changes hands; then it is dropped).
-            after = page[-1].id + 1
+            after = page[-1][0] + 1
             self._ahead = (after, wanted, self._workers().submit(self._select, after, wanted))
         jobs = []
         for projection in active:
@@ -266,7 +269,7 @@ class Projector:
             self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="projector")
         return self._pool
 
-    def _read_ahead_page(self, start: int, wanted: frozenset[str]) -> Sequence[Notification]:
+    def _read_ahead_page(self, start: int, wanted: frozenset[str]) -> Sequence[_Entry]:
         """The page read ahead, if it is the one asked for (else nothing)."""
         ahead, self._ahead = self._ahead, None
         if ahead is None or ahead[:2] != (start, wanted):
@@ -291,13 +294,15 @@ class Projector:
         if errors:
             raise errors[0]
 
-    def _select(self, start: int, wanted: frozenset[str]) -> Sequence[Notification]:
-        """The next page of the log. In Postgres an event whose type no active projection
-        handles comes without its state (``b""``; ``_decode`` reads only its topic): a draw's
-        trace is most of the log's bytes and none of the money projections' business."""
+    def _select(self, start: int, wanted: frozenset[str]) -> Sequence[_Entry]:
+        """The next page of the log as (id, topic, notification). In Postgres an event whose
+        type no active projection handles comes without its notification (``_decode`` reads
+        only its topic): a draw's trace is most of the log's bytes and none of the money
+        projections' business."""
         recorder = self._ledger.recorder
         if not isinstance(recorder, PostgresApplicationRecorder):
-            return recorder.select_notifications(start=start, limit=self._batch_size)
+            page = recorder.select_notifications(start=start, limit=self._batch_size)
+            return [(n.id, n.topic, n) for n in page]
         if self._page_sql is None:
             # The same test as _decode's: the topic's part after the first ':' (the qualname).
             self._page_sql = sql.SQL(
@@ -310,38 +315,46 @@ class Projector:
             )
         params = (sorted(wanted), start, self._batch_size)
         with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
-            rows = cur.execute(self._page_sql, params, prepare=True).fetchall()
+            rows = cur.execute(self._page_sql, params, prepare=True, binary=True).fetchall()
         return [
-            Notification(
-                id=id_,
-                originator_id=originator_id,
-                originator_version=version,
-                topic=topic,
-                state=b"" if state is None else bytes(state),
+            (
+                id_,
+                topic,
+                None
+                if state is None
+                else Notification(
+                    id=id_,
+                    originator_id=originator_id,
+                    originator_version=version,
+                    topic=topic,
+                    state=bytes(state),
+                ),
             )
             for id_, originator_id, version, topic, state in rows
         ]
 
     def _decode(
-        self, page: Sequence[Any], wanted: frozenset[str]
+        self, page: Sequence[_Entry], wanted: frozenset[str]
     ) -> tuple[list[tuple[Any, int]], tuple[int, Exception] | None]:
         """The page's events up to the first one that cannot be decoded (a poison event for
         every projection that has not passed it yet). Events no active projection handles are
         not decoded (a draw's trace is most of the bytes); a placeholder still moves tracking."""
         events: list[tuple[Any, int]] = []
-        for notification in page:
+        for position, topic, notification in page:
             event: Any
             try:
-                if notification.topic.partition(":")[2] in wanted:
+                if topic.partition(":")[2] in wanted:
+                    if notification is None:  # never: _select sends the state of these
+                        raise LookupError(f"no state read for {topic}")
                     event = self._ledger.mapper.to_domain_event(notification)
                 else:
                     # Not decoded, but its class must exist: an event type this code does not
                     # know (written by a newer release) is a poison event, not something to skip.
-                    resolve_topic(notification.topic)
+                    resolve_topic(topic)
                     event = _SKIPPED
             except Exception as error:
-                return events, (notification.id, error)
-            events.append((event, notification.id))
+                return events, (position, error)
+            events.append((event, position))
         return events, None
 
     def catch_up(self, timeout_s: float = 60.0) -> None:
