@@ -35,7 +35,7 @@ WALLET_EVENTS = [
 # its postings once. Keyed by id(); the entry keeps the event alive, so an id is not reused
 # while its entry exists, and a hit is checked to be that very event.
 _POSTINGS: dict[int, tuple[object, list[Posting]]] = {}
-_POSTINGS_KEPT = 20_000
+_POSTINGS_KEPT = 4_096
 
 
 def shared_postings(event: object) -> list[Posting]:
