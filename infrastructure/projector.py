@@ -1,7 +1,9 @@
 """The projector: runs projections over the ledger's notification log, in batches.
 
 * Catch-up: pages of up to ``batch_size`` notifications, each page applied to each projection in
-  one read-store transaction together with its tracking position (exactly once).
+  one read-store transaction together with its tracking position (exactly once). The
+  projections apply a page side by side (a transaction each), and the next page is read
+  meanwhile; only events a projection handles are decoded (in Postgres, even read).
 * Live: when caught up it sleeps until Postgres NOTIFY says new events were recorded (the event
   store sends one per insert), or polls when embedded (SQLite has no notifications).
 * Faults: an event a projection cannot handle (a poison event) stops that projection only, with
