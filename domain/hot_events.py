@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, datetime_now_with_tzinfo
+from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
 __all__ = ["body_of", "create", "trigger"]
@@ -44,7 +44,7 @@ def trigger(
     new_event = event_cls(
         originator_id=aggregate.id,
         originator_version=aggregate.version + 1,
-        timestamp=datetime_now_with_tzinfo(),
+        timestamp=event_cls.create_timestamp(),  # the library's own source of event time
         **params,
     )
     body(aggregate, **params)
@@ -61,7 +61,7 @@ def create(
     created = event_cls(
         originator_id=aggregate_id,
         originator_version=aggregate_cls.INITIAL_VERSION,
-        timestamp=datetime_now_with_tzinfo(),
+        timestamp=event_cls.create_timestamp(),
         originator_topic=get_topic(aggregate_cls),
         **params,
     )
