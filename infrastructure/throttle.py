@@ -3,6 +3,9 @@
 Redis in production, so every API process shares one budget and one lock table; an in-process
 stand-in in the embedded mode. ``admit`` spends a request's budgets and takes its lock in one
 call (one Redis round trip, a Lua script, instead of one per budget and one for the lock).
+Releases that come while another release's round trip is in flight go together in the next one
+(one script call for all of them, as a group commit does): the draws of one saved batch answer
+together, and each release still completes before its caller goes on.
 
 When Redis is unreachable both degrade instead of failing the request: budgets fall back to this
 process's own counters (a client spread over N processes then gets up to N times its budget), and
@@ -19,7 +22,7 @@ import secrets
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
@@ -129,8 +132,13 @@ class InMemoryThrottle:
         return None
 
 
-# Delete the lock only if we still hold it (its TTL may have passed and another request taken it).
-_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
+# Delete each lock only if we still hold it (its TTL may have passed and another request taken it).
+# KEYS: the locks' keys; ARGV: their tokens, in the same order.
+_RELEASE = """
+for i = 1, #KEYS do
+  if redis.call('get', KEYS[i]) == ARGV[i] then redis.call('del', KEYS[i]) end
+end
+"""
 # KEYS: the budgets' window keys, then the lock's key if any. ARGV: the number of budgets n, the
 # window TTL, each budget's limit, then the lock's token and TTL in ms. Returns each budget's
 # count (stopping after the first over its limit), then 1/0 for the lock if asked for and reached.
@@ -160,6 +168,9 @@ class RedisThrottle:
         self._clients: dict[int, tuple[aioredis.Redis, Any, Any]] = {}
         self._fallback = InMemoryThrottle()
         self._down_until = 0.0
+        # Per event loop: the releases waiting for the next round trip, and whether one is in
+        # flight (its sender then sends the waiting ones when it returns).
+        self._releases: dict[int, _Releases] = {}
 
     def _client(self) -> aioredis.Redis:
         return self._connection()[0]
@@ -248,18 +259,67 @@ class RedisThrottle:
         return token if ok else None
 
     async def release(self, key: str, token: str) -> None:
+        """Release the lock if ``token`` still holds it; returns once Redis has done it (or
+        could not: the lock then ends with its TTL)."""
         if not self._available():
             return
+        loop = asyncio.get_running_loop()
+        releases = self._releases.get(id(loop))
+        if releases is None:
+            releases = self._releases[id(loop)] = _Releases()
+        done = loop.create_future()
+        releases.waiting.append((f"{self._prefix}inflight:{key}", token, done))
+        if not releases.sending:
+            releases.sending = True
+            # A task, not this caller: the caller goes on as soon as its own batch is done.
+            releases.task = loop.create_task(self._send_releases(releases))
+        await asyncio.shield(done)
+
+    async def _send_releases(self, releases: _Releases) -> None:
         try:
-            await self._connection()[2](keys=[f"{self._prefix}inflight:{key}"], args=[token])
-        except (RedisError, OSError) as error:
-            self._failed(error)
+            while releases.waiting:
+                batch, releases.waiting = releases.waiting, []
+                try:
+                    if not self._available():  # the last round trip failed: their TTLs end them
+                        raise _Skipped
+                    await self._connection()[2](
+                        keys=[key for key, _, _ in batch], args=[token for _, token, _ in batch]
+                    )
+                except _Skipped:
+                    pass
+                except (RedisError, OSError) as error:
+                    self._failed(error)
+                except BaseException as error:
+                    for _, _, done in batch:
+                        if done.done():
+                            continue
+                        if isinstance(error, asyncio.CancelledError):
+                            done.cancel()
+                        else:
+                            done.set_exception(error)
+                    raise
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+        finally:
+            releases.sending = False
 
     async def close(self) -> None:
         clients, self._clients = self._clients, {}
         for client, _, _ in clients.values():
             with contextlib.suppress(RedisError, OSError, RuntimeError):
                 await client.aclose()
+
+
+class _Skipped(Exception):
+    """Redis was found down: the releases are not sent."""
+
+
+@dataclass(slots=True)
+class _Releases:
+    waiting: list[tuple[str, str, asyncio.Future[None]]] = field(default_factory=list)
+    sending: bool = False
+    task: asyncio.Task[None] | None = None  # kept referenced while it runs
 
 
 def _reset(now: float) -> int:

@@ -67,3 +67,42 @@ def test_without_redis_budgets_are_in_process_and_locks_skipped(
 
     assert [[b.remaining for b in a.budgets] for a in admissions] == [[2, 1], [1, 0]]
     assert all((a.token is not None) == (lock is not None) for a in admissions)
+
+
+def test_releases_that_come_together_go_in_one_round_trip(redis_prefix: tuple[str, str]) -> None:
+    """Releases waiting while one is in flight are sent together; each holder's lock is free
+    when its ``release`` returns, and a stranger's token in the same batch frees nothing."""
+    url, prefix = redis_prefix
+    throttle = RedisThrottle(url, f"{prefix}throttle-{secrets.token_hex(4)}:")
+    locks = [f"p{i}:k" for i in range(20)]
+
+    async def run() -> tuple[int, list[bool], bool]:
+        tokens = [(await throttle.admit([], (lock, 30))).token for lock in locks]
+        assert all(tokens)
+        script = throttle._connection()[2]
+        calls = 0
+
+        async def counted(**kwargs: object) -> object:
+            nonlocal calls
+            calls += 1
+            return await script(**kwargs)
+
+        throttle._clients[id(asyncio.get_running_loop())] = (
+            *throttle._connection()[:2],
+            counted,
+        )
+        releases = [
+            throttle.release(lock, str(token)) for lock, token in zip(locks, tokens, strict=True)
+        ]
+        await asyncio.gather(throttle.release(locks[0], "a stranger's"), *releases[1:])
+        freed = [(await throttle.admit([], (lock, 30))).token is not None for lock in locks]
+        await releases[0]  # its holder's release, alone: the lock is free when it returns
+        first_freed = (await throttle.admit([], (locks[0], 30))).token is not None
+        await throttle.close()
+        return calls, freed, first_freed
+
+    calls, freed, first_freed = asyncio.run(run())
+
+    assert calls == 2  # the 20 that came in the same moment together, then the last alone
+    assert freed == [False] + [True] * 19
+    assert first_freed
