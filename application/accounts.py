@@ -225,6 +225,9 @@ def replacement_hash(
     return hasher.hash(new)
 
 
+MAX_KNOWN_ACCOUNTS = 100_000  # accounts whose unrevoked sessions session_open keeps
+
+
 class Accounts:
     def __init__(
         self,
@@ -254,6 +257,9 @@ class Accounts:
         self._currency = currency
         self._session_ttl = session_ttl
         self._dummy_hash: str | None = None
+        # account -> (the version it was read at, each unrevoked session's expiry then): what
+        # ``session_open`` answers from while the account has no later event.
+        self._unrevoked: dict[UUID, tuple[int, dict[str, datetime]]] = {}
 
     # ---- registration and reads ----------------------------------------------------------------
 
@@ -316,6 +322,33 @@ class Accounts:
             return None
         found = account.open_sessions(self._clock()).get(session_id)
         return None if found is None else SessionView.of(account, session_id, found, True)
+
+    def session_open(self, account_id: str, session_id: str) -> bool:
+        """Whether the session is open now: the same answer as ``session``, from what this
+        process last read of the account while the store holds no later event of it (one
+        indexed select that finds nothing, instead of loading and copying the account)."""
+        uuid = _uuid(account_id)
+        if uuid is None:
+            return False
+        known = self._unrevoked.get(uuid)
+        recorder = self._commands.ledger.recorder
+        if known is None or recorder.select_events(uuid, gt=known[0], limit=1):
+            account = Unit(self._commands.ledger).find(PlayerAccount, uuid)
+            if account is None:
+                return False
+            known = (
+                account.version,
+                {
+                    sid: s["expires_at"]
+                    for sid, s in account.sessions.items()
+                    if s["revoked_at"] is None
+                },
+            )
+            if len(self._unrevoked) >= MAX_KNOWN_ACCOUNTS:
+                self._unrevoked.clear()
+            self._unrevoked[uuid] = known
+        expires_at = known[1].get(session_id)
+        return expires_at is not None and self._clock() < expires_at
 
     def sessions(self, account_id: str, current_session_id: str | None = None) -> list[SessionView]:
         """The open sessions, newest first; ``current_session_id`` is marked ``current``."""

@@ -62,9 +62,7 @@ def create_app(system: System | None = None, *, run_workers: bool = True) -> Lit
     system = system or bootstrap()
     settings = system.settings
     tokens = AccessTokens(settings.require_jwt_secret(), settings.access_token_ttl_s)
-    authenticator = Authenticator(
-        tokens, lambda account, session: system.accounts.session(account, session) is not None
-    )
+    authenticator = Authenticator(tokens, system.accounts.session_open)
     limits = Limits(
         throttle_for(system), settings.rate_ip_per_minute, settings.rate_player_per_minute
     )

@@ -28,6 +28,7 @@ def test_register_login_and_revoke_round_trip(pg_system: System):
 
     session = pg_system.accounts.session(view.account_id, result.session_id)
     assert session is not None
+    assert pg_system.accounts.session_open(view.account_id, result.session_id)
     assert session.player_id == view.player_id
     assert pg_system.wallets.balances(view.player_id).currency == "EUR"
 
@@ -36,6 +37,7 @@ def test_register_login_and_revoke_round_trip(pg_system: System):
     )
 
     assert pg_system.accounts.session(view.account_id, result.session_id) is None
+    assert not pg_system.accounts.session_open(view.account_id, result.session_id)
     assert pg_system.accounts.sessions(view.account_id) == []
     assert_ledger_invariants(pg_system.ledger)
 

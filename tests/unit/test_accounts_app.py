@@ -524,3 +524,25 @@ def test_disable_totp_takes_a_fresh_code(embedded, clock):
     assert embedded.accounts.account(account_id).totp_enabled is False
     with pytest.raises(TotpNotEnabled):
         embedded.accounts.check_totp(account_id, code_at(secret, clock, steps=2), cause())
+
+
+def test_session_open_answers_as_session_does_through_logins_revocations_and_expiry(
+    embedded, clock
+):
+    view = register(embedded)
+    first = login(embedded)
+
+    def both(session_id: str) -> tuple[bool, bool]:
+        found = embedded.accounts.session(view.account_id, session_id) is not None
+        return found, embedded.accounts.session_open(view.account_id, session_id)
+
+    assert both(first.session_id) == (True, True)
+    assert both("no-such-session") == (False, False)
+    second = login(embedded)  # a later event: what was known of the account is read again
+    assert both(second.session_id) == (True, True)
+    embedded.accounts.revoke_session(view.account_id, first.session_id, cause())
+    assert both(first.session_id) == (False, False)
+    assert both(second.session_id) == (True, True)
+    clock.advance(days=7)  # no event: the known expiry ends it
+    assert both(second.session_id) == (False, False)
+    assert not embedded.accounts.session_open("not-an-account", second.session_id)
