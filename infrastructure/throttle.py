@@ -265,8 +265,8 @@ class RedisThrottle:
             return
         loop = asyncio.get_running_loop()
         releases = self._releases.get(id(loop))
-        if releases is None:
-            releases = self._releases[id(loop)] = _Releases()
+        if releases is None or releases.loop is not loop:  # not one left by a closed loop
+            releases = self._releases[id(loop)] = _Releases(loop)
         done = loop.create_future()
         releases.waiting.append((f"{self._prefix}inflight:{key}", token, done))
         if not releases.sending:
@@ -306,6 +306,7 @@ class RedisThrottle:
 
     async def close(self) -> None:
         clients, self._clients = self._clients, {}
+        self._releases = {}
         for client, _, _ in clients.values():
             with contextlib.suppress(RedisError, OSError, RuntimeError):
                 await client.aclose()
@@ -317,6 +318,7 @@ class _Skipped(Exception):
 
 @dataclass(slots=True)
 class _Releases:
+    loop: asyncio.AbstractEventLoop
     waiting: list[tuple[str, str, asyncio.Future[None]]] = field(default_factory=list)
     sending: bool = False
     task: asyncio.Task[None] | None = None  # kept referenced while it runs
