@@ -101,6 +101,16 @@ class PostgresReadStore:
         with self._pool.connection() as conn, conn.transaction():
             yield _PgTx(conn, self._types)
 
+    def fetchone(self, sql: str, params: Sequence[object] = ()) -> Row | None:
+        with self._pool.connection() as conn:
+            conn.autocommit = True  # no BEGIN and COMMIT round trips around the one query
+            try:
+                row = conn.execute(sql, params).fetchone()
+            finally:
+                if not conn.closed:
+                    conn.autocommit = False
+        return tuple(row) if row is not None else None
+
     def close(self) -> None:
         self._pool.close()
 
@@ -159,6 +169,10 @@ class SqliteReadStore:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+
+    def fetchone(self, sql: str, params: Sequence[object] = ()) -> Row | None:
+        with self.transaction() as tx:
+            return tx.fetchone(sql, params)
 
     def close(self) -> None:
         with self._lock:

@@ -89,6 +89,11 @@ class ReadStore(Protocol):
     def transaction(self) -> AbstractContextManager[ReadTx]:
         """All statements inside commit together, or none does."""
 
+    def fetchone(self, sql: str, params: Sequence[object] = ()) -> Row | None:
+        """One query on its own, outside any transaction (one round trip on Postgres, where a
+        transaction around it would add a BEGIN and a COMMIT): one statement sees one
+        snapshot either way."""
+
     def close(self) -> None: ...
 
 

@@ -50,12 +50,11 @@ class TrialBalance:
 class LedgerReads(ReadBase):
     def balance(self, player_id: str) -> BalanceRow | None:
         table = self._table(BalancesProjection, "balances")
-        with self._store.transaction() as tx:
-            row = tx.fetchone(
-                f"SELECT player_id, currency, available, locked, bonus, version, updated_at"
-                f" FROM {table} WHERE player_id = %s",
-                (player_id,),
-            )
+        row = self._store.fetchone(
+            f"SELECT player_id, currency, available, locked, bonus, version, updated_at"
+            f" FROM {table} WHERE player_id = %s",
+            (player_id,),
+        )
         return BalanceRow(*row) if row else None
 
     def history(self, player_id: str, cursor: str | None = None, limit: int = 50) -> HistoryPage:

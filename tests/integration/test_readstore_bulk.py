@@ -73,3 +73,36 @@ def test_a_failed_bulk_write_rolls_back_its_transaction(pg_settings: Settings) -
         assert _rows(store) == [("a", "EUR", 1, 1, None)]
     finally:
         store.close()
+
+
+def _update_then_fail(store: ReadStore) -> None:
+    with store.transaction() as tx:
+        tx.execute("UPDATE lone SET n = 5 WHERE k = 'a'")
+        raise ZeroDivisionError
+
+
+@pytest.mark.postgres
+def test_a_lone_query_runs_outside_a_transaction_and_leaves_the_connection_as_it_was(
+    pg_settings: Settings,
+) -> None:
+    url = pg_settings.database_url or ""
+    stores: list[ReadStore] = [
+        SqliteReadStore(":memory:"),
+        PostgresReadStore(url, pg_settings.schema, size=1),  # one connection: reused below
+    ]
+    try:
+        for store in stores:
+            with store.transaction() as tx:
+                tx.execute(DDL.format(t="lone"))
+                tx.execute("INSERT INTO lone VALUES ('a', 'EUR', 1, 2, 'x')")
+            assert store.fetchone("SELECT n, note FROM lone WHERE k = %s", ("a",)) == (1, "x")
+            assert store.fetchone("SELECT n FROM lone WHERE k = %s", ("b",)) is None
+            with pytest.raises(psycopg.Error if store.dialect == "postgres" else Exception):
+                store.fetchone("SELECT no_such_column FROM lone")
+            # The connection is back in transactions: a failed one still rolls back whole.
+            with pytest.raises(ZeroDivisionError):
+                _update_then_fail(store)
+            assert store.fetchone("SELECT n FROM lone WHERE k = %s", ("a",)) == (1,)
+    finally:
+        for store in stores:
+            store.close()
