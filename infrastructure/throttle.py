@@ -280,29 +280,29 @@ class RedisThrottle:
             while releases.waiting:
                 batch, releases.waiting = releases.waiting, []
                 try:
-                    if not self._available():  # the last round trip failed: their TTLs end them
-                        raise _Skipped
-                    await self._connection()[2](
-                        keys=[key for key, _, _ in batch], args=[token for _, token, _ in batch]
-                    )
-                except _Skipped:
-                    pass
-                except (RedisError, OSError) as error:
-                    self._failed(error)
+                    await self._release_all(batch)
                 except BaseException as error:
-                    for _, _, done in batch:
-                        if done.done():
-                            continue
-                        if isinstance(error, asyncio.CancelledError):
-                            done.cancel()
-                        else:
-                            done.set_exception(error)
-                    raise
+                    # Those that came meanwhile too: no sender is left to send them.
+                    _fail(batch + releases.waiting, error)
+                    releases.waiting = []
+                    if not isinstance(error, Exception):
+                        raise  # a cancellation (the loop is ending): the waiters have it too
+                    return
                 for _, _, done in batch:
                     if not done.done():
                         done.set_result(None)
         finally:
             releases.sending = False
+
+    async def _release_all(self, batch: list[tuple[str, str, asyncio.Future[None]]]) -> None:
+        if not self._available():  # the last round trip failed: their TTLs end them
+            return
+        try:
+            await self._connection()[2](
+                keys=[key for key, _, _ in batch], args=[token for _, token, _ in batch]
+            )
+        except (RedisError, OSError) as error:
+            self._failed(error)
 
     async def close(self) -> None:
         clients, self._clients = self._clients, {}
@@ -312,16 +312,22 @@ class RedisThrottle:
                 await client.aclose()
 
 
-class _Skipped(Exception):
-    """Redis was found down: the releases are not sent."""
-
-
 @dataclass(slots=True)
 class _Releases:
     loop: asyncio.AbstractEventLoop
     waiting: list[tuple[str, str, asyncio.Future[None]]] = field(default_factory=list)
     sending: bool = False
     task: asyncio.Task[None] | None = None  # kept referenced while it runs
+
+
+def _fail(batch: list[tuple[str, str, asyncio.Future[None]]], error: BaseException) -> None:
+    for _, _, done in batch:
+        if done.done():
+            continue
+        if isinstance(error, asyncio.CancelledError):
+            done.cancel()
+        else:
+            done.set_exception(error)
 
 
 def _reset(now: float) -> int:

@@ -106,3 +106,33 @@ def test_releases_that_come_together_go_in_one_round_trip(redis_prefix: tuple[st
     assert calls == 2  # the 20 that came in the same moment together, then the last alone
     assert freed == [False] + [True] * 19
     assert first_freed
+
+
+def test_a_release_that_fails_unexpectedly_fails_every_waiting_one(
+    redis_prefix: tuple[str, str],
+) -> None:
+    """No release is left waiting for a sender that has stopped (a stalled response)."""
+    url, prefix = redis_prefix
+    throttle = RedisThrottle(url, f"{prefix}throttle-{secrets.token_hex(4)}:")
+
+    async def run() -> list[object]:
+        throttle._connection()
+        first = asyncio.Event()
+
+        async def broken(**kwargs: object) -> object:
+            first.set()
+            await asyncio.sleep(0.01)
+            raise ValueError("not a Redis error")
+
+        loop = id(asyncio.get_running_loop())
+        throttle._clients[loop] = (*throttle._clients[loop][:2], broken)
+        sent = asyncio.ensure_future(throttle.release("p1:k", "t1"))
+        await first.wait()  # in flight: the next one waits for it
+        later = asyncio.ensure_future(throttle.release("p2:k", "t2"))
+        outcomes = await asyncio.wait_for(
+            asyncio.gather(sent, later, return_exceptions=True), timeout=5
+        )
+        await throttle.close()
+        return [type(o) for o in outcomes]
+
+    assert asyncio.run(run()) == [ValueError, ValueError]
