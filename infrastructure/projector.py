@@ -258,7 +258,7 @@ class Projector:
             mine = events if after < start else [(e, i) for e, i in events if i > after]
             if mine:
                 jobs.append((projection, mine))
-        self._apply_all(jobs)
+        self._apply_all(jobs, side_by_side=len(page) == self._batch_size)
         for projection in active:
             if undecodable is not None and projection.name not in self._failed:
                 position, error = undecodable
@@ -278,11 +278,16 @@ class Projector:
             return []
         return ahead[2].result()
 
-    def _apply_all(self, jobs: list[tuple[LedgerProjection, list[tuple[Any, int]]]]) -> None:
-        """Each projection's batch in its own transaction, the projections side by side: one
-        writes to the database while another works out its rows. Every batch has finished
-        (committed, rolled back, or stopped its projection) before this returns or raises."""
-        if len(jobs) < 2:
+    def _apply_all(
+        self, jobs: list[tuple[LedgerProjection, list[tuple[Any, int]]]], side_by_side: bool
+    ) -> None:
+        """Each projection's batch in its own transaction. ``side_by_side`` (a full page: catching
+        up) applies them in the worker threads, one writing to the database while another works
+        out its rows; a short page (following live) is applied in this thread, where the hand-off
+        to threads cost more than it overlapped (HTTP bench: projector CPU per draw 1.76 ->
+        1.05 ms). Every batch has finished (committed, rolled back, or stopped its projection)
+        before this returns or raises."""
+        if len(jobs) < 2 or not side_by_side:
             for projection, events in jobs:
                 self._apply(projection, events)
             return
