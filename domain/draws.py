@@ -21,7 +21,16 @@ from domain.pool import HOUR_S, PoolStatus, PrizePool, WindowKey, WorkingPool
 from domain.prizes import BPS, PoolControls, Prize, PrizeKind
 from domain.wallet import FreezeScope, Wallet
 
-__all__ = ["DrawRequest", "Odds", "PlayerPlay", "Weights", "execute_draw", "odds", "weigh"]
+__all__ = [
+    "DrawRequest",
+    "Odds",
+    "PlayerPlay",
+    "Weights",
+    "exclusion",
+    "execute_draw",
+    "odds",
+    "weigh",
+]
 
 
 @dataclass
@@ -71,11 +80,12 @@ class Weights:
         return any(arm != MISS for arm, _ in self.arms)
 
 
-def _exclusion(
+def exclusion(
     prize: Prize, controls: PoolControls, working: WorkingPool, player: PlayerPlay, at: datetime
 ) -> str | None:
     """Why ``prize`` cannot be won now, or None. Checked before the pick, never after. The
-    first failing check in this order names the reason (checks stop at the first failure)."""
+    first failing check in this order names the reason (checks stop at the first failure).
+    ``weigh`` applies it to every prize; the auditor asks it about one prize at a time."""
     return _supply_exclusion(prize, working, player, at) or _payout_exclusion(
         prize, controls, working, at
     )
@@ -137,7 +147,7 @@ def weigh(
     eligible: list[Prize] = []
     excluded: dict[str, str] = {}
     for prize in prizes:
-        reason = _exclusion(prize, controls, working, player, at)
+        reason = exclusion(prize, controls, working, player, at)
         if reason is None:
             eligible.append(prize)
         else:

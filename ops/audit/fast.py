@@ -11,18 +11,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from domain.draws import PlayerPlay
-from domain.pool import DAY_S, HOUR_S, WindowKey, WorkingPool
+from domain.draws import PlayerPlay, exclusion
+from domain.pool import WorkingPool
 from domain.postings import Posting, postings_for
-from domain.prizes import BPS, PoolControls, Prize
+from domain.prizes import PoolControls, Prize
 
 __all__ = ["ANY_PLAYER", "Move", "moves", "pool_exclusion", "settle_postings"]
 
 # A player who passes every player threshold: those depend on the player, not on the pool.
 ANY_PLAYER = PlayerPlay(spend_since_win=2**62)
-_PAYOUT_HOUR = WindowKey.PAYOUT_HOUR.value
-_BIG_HOUR = WindowKey.BIG_HOUR.value
-_BIG_DAY = WindowKey.BIG_DAY.value
 
 Move = tuple[str, int, str]  # (account, amount_minor, currency): one posting
 
@@ -74,39 +71,6 @@ def pool_exclusion(
 ) -> str | None:
     """``weigh([prize], controls, cost, working, ANY_PLAYER, at).excluded.get(prize.prize_id)``
     for a player past every player threshold (``ANY_PLAYER``): why the pool could not have paid
-    ``prize`` at ``at``, the checks taken in the engine's order and stopped at the first."""
-    return _supply_exclusion(prize, working, at) or _payout_exclusion(prize, controls, working, at)
-
-
-def _supply_exclusion(prize: Prize, working: WorkingPool, at: datetime) -> str | None:
-    stock = working.stock.get(prize.prize_id)
-    if stock is not None and stock <= 0:
-        return "out_of_stock"
-    budget = prize.budget
-    if budget is not None and working.budget_used(prize, at) + prize.reward > budget:
-        return "over_budget"
-    if working.fund < prize.pool_threshold:
-        return "below_pool_threshold"
-    if ANY_PLAYER.spend_since_win < prize.player_threshold:
-        return "below_player_threshold"
-    return None
-
-
-def _payout_exclusion(
-    prize: Prize, controls: PoolControls, working: WorkingPool, at: datetime
-) -> str | None:
-    reward, fund = prize.reward, working.fund
-    if fund - reward < controls.min_reserve:
-        return "reserve"
-    if reward * BPS > fund * controls.max_single_payout_bps:
-        return "max_single_payout"
-    cap = controls.max_payout_per_hour
-    if cap is not None and working.window(_PAYOUT_HOUR, at, HOUR_S) + reward > cap:
-        return "hourly_payout_cap"
-    if controls.is_big(reward):
-        cap_hour, cap_day = controls.big_prize_cap_hour, controls.big_prize_cap_day
-        if cap_hour is not None and working.window(_BIG_HOUR, at, HOUR_S) >= cap_hour:
-            return "big_prize_cap_hour"
-        if cap_day is not None and working.window(_BIG_DAY, at, DAY_S) >= cap_day:
-            return "big_prize_cap_day"
-    return None
+    ``prize`` at ``at`` — the engine's own ``exclusion`` for this one prize, without weighing
+    the whole table for every win."""
+    return exclusion(prize, controls, working, ANY_PLAYER, at)
