@@ -67,17 +67,18 @@ def _adjusted(event: object) -> list[Posting]:
 def _draws_settled(event: object) -> list[Posting]:
     pid, currency = _str(event, "player_id"), _str(event, "currency")
     fund = f"pool:{_str(event, 'pool_key')}:prize_fund"
-    paid = [
-        Posting(account_of(pid, "bonus"), -_int(event, "from_bonus"), currency),
-        Posting(account_of(pid, "available"), -_int(event, "from_available"), currency),
-        Posting("house:revenue", _int(event, "cost_total"), currency),
-    ]
-    won = [
-        Posting(fund, -(_int(event, "cash_won") + _int(event, "bonus_won")), currency),
-        Posting(account_of(pid, "available"), _int(event, "cash_won"), currency),
-        Posting(account_of(pid, "bonus"), _int(event, "bonus_won"), currency),
-    ]
-    return [p for p in paid + won if p.amount_minor]
+    from_bonus, from_available = _int(event, "from_bonus"), _int(event, "from_available")
+    cost, cash, bonus = _int(event, "cost_total"), _int(event, "cash_won"), _int(event, "bonus_won")
+    available, bonus_account = account_of(pid, "available"), account_of(pid, "bonus")
+    moves = (
+        (bonus_account, -from_bonus),  # paid
+        (available, -from_available),
+        ("house:revenue", cost),
+        (fund, -(cash + bonus)),  # won
+        (available, cash),
+        (bonus_account, bonus),
+    )
+    return [Posting(account, amount, currency) for account, amount in moves if amount]
 
 
 def _pool_fund(source: str, target: str) -> Callable[[object], list[Posting]]:

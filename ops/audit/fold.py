@@ -18,7 +18,7 @@ from eventsourcing.utils import resolve_topic
 
 from domain.postings import moves_money, postings_for
 from ops.audit.draw_checks import Charge, DrawChecks, Ref
-from ops.audit.fast import moves, settle_postings
+from ops.audit.fast import moves
 from ops.audit.log import qualname_of
 from ops.audit.payment_checks import PaymentChecks
 from ops.audit.pool_checks import check_wins
@@ -77,7 +77,6 @@ class _Topic:
         "kind",
         "money",
         "name",
-        "settles",
         "single",
         "wallet",
     )
@@ -101,7 +100,6 @@ class _Topic:
             except Exception:  # the mapper names the problem, event by event
                 self.cls = None
         self.fast = self.cls is not None and getattr(self.cls, "class_version", 1) == 1
-        self.settles = self.cls is not None and self.cls.__qualname__ == "Wallet.DrawsSettled"
         # Known to move no money: the fold need not ask domain.postings event by event.
         self.money = self.cls is None or moves_money(self.cls)
         self.decode_state = _state_decoder(mapper)
@@ -235,7 +233,7 @@ class LedgerFold:
                 self.offend("events", f"cannot be decoded: {error}", ref)
                 return
         if kind.money:
-            self._money(event, ref, kind.settles)
+            self._money(event, ref)
         if kind.wallet:
             facts = self.wallets.get(originator_id)
             if facts is not None:
@@ -263,10 +261,9 @@ class LedgerFold:
         if version > last:
             self.versions[aggregate_id] = version
 
-    def _money(self, event: Any, ref: Ref, settles: bool) -> None:
-        """``settles``: a Wallet.DrawsSettled, whose postings ``settle_postings`` makes."""
+    def _money(self, event: Any, ref: Ref) -> None:
         try:
-            postings = settle_postings(event) if settles else moves(postings_for(event))
+            postings = moves(postings_for(event))
         except Exception as error:  # a tampered attribute of the wrong type, say
             self.offend("postings", f"not a well-formed money event: {error}", ref)
             return

@@ -14,49 +14,15 @@ from hypothesis import given, settings
 from domain.draw import Draw
 from domain.draws import weigh
 from domain.pool import WorkingPool
-from domain.postings import postings_for
 from domain.prizes import PoolControls, Prize
 from domain.wallet import Wallet
 from infrastructure.transcoder import MsgspecTranscoder
-from ops.audit.fast import ANY_PLAYER, moves, pool_exclusion, settle_postings
+from ops.audit.fast import ANY_PLAYER, pool_exclusion
 from ops.audit.fold import _Topic
 from tests.property.test_draw_properties import controls, prizes
 
 _DRAWS_SETTLED: type = Wallet.DrawsSettled  # type: ignore[attr-defined]
 _EXECUTED_CLASS: type = Draw.Executed  # type: ignore[attr-defined]
-_SETTLE_FIELDS = ("player_id", "currency", "pool_key")
-_SETTLE_AMOUNTS = ("from_bonus", "from_available", "cost_total", "cash_won", "bonus_won")
-_MISSING = object()
-
-_odd = st.sampled_from([None, True, False, 1.5, "7", _MISSING, b"x", 0])
-_amount = st.one_of(st.integers(-(2**40), 2**40), st.just(0))
-_text = st.sampled_from(["ann", "bob", "EUR", "gen-0", ""])
-
-
-def _outcome(function: Any, event: Any) -> tuple[str, Any]:
-    try:
-        return "ok", function(event)
-    except Exception as error:
-        return type(error).__name__, str(error)
-
-
-@settings(max_examples=500, deadline=None)
-@given(
-    texts=st.fixed_dictionaries(dict.fromkeys(_SETTLE_FIELDS, _text)),
-    amounts=st.fixed_dictionaries(dict.fromkeys(_SETTLE_AMOUNTS, _amount)),
-    tampered=st.dictionaries(st.sampled_from(_SETTLE_FIELDS + _SETTLE_AMOUNTS), _odd, max_size=2),
-)
-def test_settle_postings_are_the_domains(
-    texts: dict[str, Any], amounts: dict[str, Any], tampered: dict[str, Any]
-) -> None:
-    event: Any = object.__new__(_DRAWS_SETTLED)
-    state = {k: v for k, v in {**texts, **amounts, **tampered}.items() if v is not _MISSING}
-    object.__setattr__(event, "__dict__", {"draw_id": "d", "nonce": 1, **state})
-    fast = _outcome(settle_postings, event)
-    domain = _outcome(lambda e: moves(postings_for(e)), event)
-    assert fast == domain
-    if not tampered:
-        assert fast[0] == "ok"
 
 
 def _mapper() -> Mapper[Any]:
@@ -115,7 +81,6 @@ def test_the_fold_decodes_as_the_mapper_does() -> None:
             slow = mapper.to_domain_event(stored)
             assert type(fast) is type(slow)
             assert vars(fast) == {k: v for k, v in vars(slow).items() if k != "originator_id"}
-    assert _Topic(_stored(_DRAWS_SETTLED, _SETTLED).topic, mapper, {}).settles
 
 
 def test_what_the_fold_cannot_decode_goes_to_the_mapper() -> None:
