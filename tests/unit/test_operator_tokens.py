@@ -12,14 +12,16 @@ from infrastructure.settings import Settings, SettingsError
 from infrastructure.tokens import OPERATOR_AUDIENCE, PLAYER_AUDIENCE, AccessTokens, TokenRejected
 
 KEY = "k" * 48
-NOW = datetime.now(UTC)
 
 
 def test_a_token_verifies_only_for_its_own_audience() -> None:
     players = AccessTokens(KEY, 900)
     operators = AccessTokens(KEY, 900, OPERATOR_AUDIENCE)  # even under the same key
-    player_token = players.issue("p1", "a1", "s1", NOW)
-    operator_token = operators.issue("o1", "o1", "s2", NOW, "enrolment")
+    # Issued now (verify checks exp against the wall clock): a time taken when the module was
+    # collected expired in a suite that ran longer than the tokens' 15 minutes.
+    now = datetime.now(UTC)
+    player_token = players.issue("p1", "a1", "s1", now)
+    operator_token = operators.issue("o1", "o1", "s2", now, "enrolment")
 
     assert players.audience == PLAYER_AUDIENCE
     with pytest.raises(TokenRejected):
