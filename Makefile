@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# pytest-xdist workers for `make test`: most of the suite waits on Postgres, Redis and child
+# processes, so two workers overlap that waiting on the 2-core CI machine.
+PYTEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test lint format bench bench-quick bench-parts browser
@@ -37,7 +40,7 @@ browser:  ## Debian's chromium for the browser tests (apt; never a downloaded br
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }
 
 test: lint browser  ## lint + type check + the whole test suite on the real Postgres and Redis
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal
 
 bench: install  ## the whole suite vs the row-lock baseline on the real Postgres and Redis (JSON report on stdout)
 	$(BIN)/prizeledger bench --json
