@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import secrets
 import threading
@@ -25,8 +26,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
+
+from infrastructure.redis_link import RedisLink
 
 __all__ = ["Admission", "Budget", "InMemoryThrottle", "RedisThrottle", "Throttle"]
 
@@ -132,22 +134,44 @@ class InMemoryThrottle:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class _Script:
+    """A Lua script, sent by its SHA-1 (EVALSHA) and in full only when Redis lacks it."""
+
+    text: str
+    sha: str
+
+    @classmethod
+    def of(cls, text: str) -> _Script:
+        # SHA-1 is how Redis names a script (EVALSHA), not a security measure here.
+        return cls(text, hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest())
+
+    async def run(self, link: RedisLink, keys: Sequence[str], args: Sequence[str | int]) -> Any:
+        try:
+            return await link.call("EVALSHA", self.sha, len(keys), *keys, *args)
+        except ResponseError as error:
+            if not str(error).startswith("NOSCRIPT"):
+                raise
+            return await link.call("EVAL", self.text, len(keys), *keys, *args)
+
+
 # Delete each lock only if we still hold it (its TTL may have passed and another request taken it).
 # KEYS: the locks' keys; ARGV: their tokens, in the same order.
-_RELEASE = """
+_RELEASE = _Script.of("""
 for i = 1, #KEYS do
   if redis.call('get', KEYS[i]) == ARGV[i] then redis.call('del', KEYS[i]) end
 end
-"""
+""")
 # KEYS: the budgets' window keys, then the lock's key if any. ARGV: the number of budgets n, the
 # window TTL, each budget's limit, then the lock's token and TTL in ms. Returns each budget's
 # count (stopping after the first over its limit), then 1/0 for the lock if asked for and reached.
-_ADMIT = """
+# A window's key gets its TTL when the INCR makes it (in the same script, so it always has one).
+_ADMIT = _Script.of("""
 local n = tonumber(ARGV[1])
 local counts = {}
 for i = 1, n do
   local used = redis.call('INCR', KEYS[i])
-  redis.call('EXPIRE', KEYS[i], ARGV[2])
+  if used == 1 then redis.call('EXPIRE', KEYS[i], ARGV[2]) end
   counts[i] = used
   if used > tonumber(ARGV[i + 2]) then return counts end
 end
@@ -155,37 +179,31 @@ if #KEYS > n then
   counts[n + 1] = redis.call('SET', KEYS[n + 1], ARGV[n + 3], 'NX', 'PX', ARGV[n + 4]) and 1 or 0
 end
 return counts
-"""
+""")
 
 
 class RedisThrottle:
-    """Shared counters and locks in Redis. The async client is made inside the running event
-    loop on first use (a client made on another loop cannot be awaited here)."""
+    """Shared counters and locks in Redis, over one pipelined connection per event loop
+    (``RedisLink``, made inside the running loop on first use: a connection made on another
+    loop cannot be awaited here)."""
 
     def __init__(self, url: str, prefix: str) -> None:
         self._url = url
         self._prefix = prefix
-        self._clients: dict[int, tuple[aioredis.Redis, Any, Any]] = {}
+        self._links: dict[int, tuple[asyncio.AbstractEventLoop, RedisLink]] = {}
         self._fallback = InMemoryThrottle()
         self._down_until = 0.0
         # Per event loop: the releases waiting for the next round trip, and whether one is in
         # flight (its sender then sends the waiting ones when it returns).
         self._releases: dict[int, _Releases] = {}
 
-    def _client(self) -> aioredis.Redis:
-        return self._connection()[0]
-
-    def _connection(self) -> tuple[aioredis.Redis, Any, Any]:
-        """This loop's client and its admit and release scripts (sent by SHA: EVALSHA)."""
-        loop = id(asyncio.get_running_loop())
-        connection = self._clients.get(loop)
-        if connection is None:
-            client = aioredis.Redis.from_url(
-                self._url, socket_connect_timeout=0.5, socket_timeout=0.5
-            )
-            connection = (client, client.register_script(_ADMIT), client.register_script(_RELEASE))
-            self._clients[loop] = connection
-        return connection
+    def _link(self) -> RedisLink:
+        """This loop's link (not one left by a closed loop whose id this one reuses)."""
+        loop = asyncio.get_running_loop()
+        known = self._links.get(id(loop))
+        if known is None or known[0] is not loop:
+            known = self._links[id(loop)] = (loop, RedisLink(self._url, 0.5, 0.5))
+        return known[1]
 
     def _available(self) -> bool:
         return time.monotonic() >= self._down_until
@@ -196,19 +214,7 @@ class RedisThrottle:
         self._down_until = time.monotonic() + 1.0
 
     async def spend(self, key: str, limit: int) -> Budget:
-        if not self._available():
-            return await self._fallback.spend(key, limit)
-        now = time.time()
-        window_key = f"{self._prefix}rl:{key}:{int(now // WINDOW_S)}"
-        try:
-            pipe = self._client().pipeline(transaction=False)
-            pipe.incr(window_key)
-            pipe.expire(window_key, WINDOW_S + 1)
-            used, _ = await pipe.execute()
-        except (RedisError, OSError) as error:
-            self._failed(error)
-            return await self._fallback.spend(key, limit)
-        return Budget(limit, limit - int(used), _reset(now))
+        return (await self.admit([(key, limit)])).budgets[0]
 
     async def admit(
         self, budgets: Sequence[tuple[str, int]], lock: tuple[str, float] | None = None
@@ -224,7 +230,7 @@ class RedisThrottle:
             keys.append(f"{self._prefix}inflight:{lock[0]}")
             args += [token, int(lock[1] * 1000)]
         try:
-            counts = await self._connection()[1](keys=keys, args=args)
+            counts = await _ADMIT.run(self._link(), keys, args)
         except (RedisError, OSError) as error:
             self._failed(error)
             return await self._admit_in_process(budgets, lock)
@@ -246,17 +252,7 @@ class RedisThrottle:
         return Admission(admission.budgets, secrets.token_hex(8))
 
     async def acquire(self, key: str, ttl_s: float) -> str | None:
-        token = secrets.token_hex(8)
-        if not self._available():
-            return token
-        try:
-            ok = await self._client().set(
-                f"{self._prefix}inflight:{key}", token, nx=True, px=int(ttl_s * 1000)
-            )
-        except (RedisError, OSError) as error:
-            self._failed(error)
-            return token
-        return token if ok else None
+        return (await self.admit([], (key, ttl_s))).token
 
     async def release(self, key: str, token: str) -> None:
         """Release the lock if ``token`` still holds it; returns once Redis has done it (or
@@ -298,18 +294,18 @@ class RedisThrottle:
         if not self._available():  # the last round trip failed: their TTLs end them
             return
         try:
-            await self._connection()[2](
-                keys=[key for key, _, _ in batch], args=[token for _, token, _ in batch]
+            await _RELEASE.run(
+                self._link(), [key for key, _, _ in batch], [token for _, token, _ in batch]
             )
         except (RedisError, OSError) as error:
             self._failed(error)
 
     async def close(self) -> None:
-        clients, self._clients = self._clients, {}
+        links, self._links = self._links, {}
         self._releases = {}
-        for client, _, _ in clients.values():
+        for _, link in links.values():
             with contextlib.suppress(RedisError, OSError, RuntimeError):
-                await client.aclose()
+                await link.close()
 
 
 @dataclass(slots=True)

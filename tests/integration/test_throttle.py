@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from typing import Any
 
 import pytest
 
+from infrastructure import throttle as throttle_module
+from infrastructure.redis_link import RedisLink
 from infrastructure.throttle import Admission, InMemoryThrottle, RedisThrottle, Throttle
 
 BUDGETS = [("ip:203.0.113.9", 3), ("player:p1", 2)]
@@ -43,6 +46,18 @@ EXPECTED = [
 ]
 
 
+class CountedScript:
+    """A throttle script that counts its round trips."""
+
+    def __init__(self, script: Any) -> None:
+        self.script = script
+        self.calls: list[list[str]] = []
+
+    async def run(self, link: RedisLink, keys: list[str], args: list[str | int]) -> Any:
+        self.calls.append(keys)
+        return await self.script.run(link, keys, args)
+
+
 def test_in_process(redis_prefix: tuple[str, str]) -> None:
     assert asyncio.run(scenario(InMemoryThrottle())) == EXPECTED
 
@@ -69,28 +84,20 @@ def test_without_redis_budgets_are_in_process_and_locks_skipped(
     assert all((a.token is not None) == (lock is not None) for a in admissions)
 
 
-def test_releases_that_come_together_go_in_one_round_trip(redis_prefix: tuple[str, str]) -> None:
+def test_releases_that_come_together_go_in_one_round_trip(
+    redis_prefix: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Releases waiting while one is in flight are sent together; each holder's lock is free
     when its ``release`` returns, and a stranger's token in the same batch frees nothing."""
     url, prefix = redis_prefix
+    script = CountedScript(throttle_module._RELEASE)
+    monkeypatch.setattr(throttle_module, "_RELEASE", script)
     throttle = RedisThrottle(url, f"{prefix}throttle-{secrets.token_hex(4)}:")
     locks = [f"p{i}:k" for i in range(20)]
 
     async def run() -> tuple[int, list[bool], bool]:
         tokens = [(await throttle.admit([], (lock, 30))).token for lock in locks]
         assert all(tokens)
-        script = throttle._connection()[2]
-        calls = 0
-
-        async def counted(**kwargs: object) -> object:
-            nonlocal calls
-            calls += 1
-            return await script(**kwargs)
-
-        throttle._clients[id(asyncio.get_running_loop())] = (
-            *throttle._connection()[:2],
-            counted,
-        )
         releases = [
             throttle.release(lock, str(token)) for lock, token in zip(locks, tokens, strict=True)
         ]
@@ -99,7 +106,7 @@ def test_releases_that_come_together_go_in_one_round_trip(redis_prefix: tuple[st
         await releases[0]  # its holder's release, alone: the lock is free when it returns
         first_freed = (await throttle.admit([], (locks[0], 30))).token is not None
         await throttle.close()
-        return calls, freed, first_freed
+        return len(script.calls), freed, first_freed
 
     calls, freed, first_freed = asyncio.run(run())
 
@@ -109,23 +116,22 @@ def test_releases_that_come_together_go_in_one_round_trip(redis_prefix: tuple[st
 
 
 def test_a_release_that_fails_unexpectedly_fails_every_waiting_one(
-    redis_prefix: tuple[str, str],
+    redis_prefix: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No release is left waiting for a sender that has stopped (a stalled response)."""
     url, prefix = redis_prefix
     throttle = RedisThrottle(url, f"{prefix}throttle-{secrets.token_hex(4)}:")
+    first = asyncio.Event()
 
-    async def run() -> list[object]:
-        throttle._connection()
-        first = asyncio.Event()
-
-        async def broken(**kwargs: object) -> object:
+    class Broken:
+        async def run(self, *_: object) -> object:
             first.set()
             await asyncio.sleep(0.01)
             raise ValueError("not a Redis error")
 
-        loop = id(asyncio.get_running_loop())
-        throttle._clients[loop] = (*throttle._clients[loop][:2], broken)
+    monkeypatch.setattr(throttle_module, "_RELEASE", Broken())
+
+    async def run() -> list[object]:
         sent = asyncio.ensure_future(throttle.release("p1:k", "t1"))
         await first.wait()  # in flight: the next one waits for it
         later = asyncio.ensure_future(throttle.release("p2:k", "t2"))
