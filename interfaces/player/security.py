@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 from weakref import WeakKeyDictionary
@@ -226,15 +226,19 @@ class Limits:
             budgets, (lock, IN_FLIGHT_TTL_S) if key is not None else None
         )
         self._record(request, admission)
-        request.state[ADMITTED_CALLER] = caller
+        state = _scope_state(request)
+        state[ADMITTED_CALLER] = caller
         if key is None:
             return
         token = admission.token
         if token is None:
             raise in_flight()
-        request.state[HELD_KEY] = key
-        # Released however the request ends (a body over the limit never reaches the route),
-        # and before the client can see the response and retry.
+        state[HELD_KEY] = key
+        self.hold_until_response(request, lock, token)
+
+    def hold_until_response(self, request: Request[Any, Any, Any], lock: str, token: str) -> None:
+        """Release the in-flight lock however the request ends (a body over the limit never
+        reaches the route), and before the client can see the response and retry."""
         before_response(request.scope, lambda: self.throttle.release(lock, token))
 
     def needs(self, request: Request[Any, Any, Any]) -> Needs:
@@ -246,12 +250,15 @@ class Limits:
         return needs
 
     def _record(self, request: Request[Any, Any, Any], admission: Admission) -> None:
+        state = _scope_state(request)
+        tightest: Budget | None = state.get("budget")
         for budget in admission.budgets:
-            tightest: Budget | None = request.state.get("budget")
             if tightest is None or budget.remaining < tightest.remaining:
-                request.state["budget"] = budget
-                # interfaces.http.RequestContext puts these on the response, errors included.
-                request.state["extra_headers"] = headers_of(budget)
+                tightest = budget
+        if tightest is not None and tightest is not state.get("budget"):
+            state["budget"] = tightest
+            # interfaces.http.RequestContext puts these on the response, errors included.
+            state["extra_headers"] = headers_of(tightest)
         exceeded = admission.exceeded
         if exceeded is not None:
             # The RateLimit-* headers are already in request.state (set just above): repeating
@@ -293,8 +300,14 @@ class IdempotencyKey:
     value: str
 
 
+def _scope_state(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    # The scope's own dict: ``request.state`` builds a new State (with its lock) on each use.
+    state: dict[str, Any] = request.scope.setdefault("state", {})
+    return state
+
+
 async def provide_caller(request: Request[Any, Any, Any], state: State) -> Caller:
-    admitted: Caller | None = request.state.get(ADMITTED_CALLER)
+    admitted: Caller | None = _scope_state(request).get(ADMITTED_CALLER)
     if admitted is not None:
         return admitted  # Limits.admit authenticated it and spent its budgets
     authenticator: Authenticator = state.authenticator
@@ -331,21 +344,20 @@ def in_flight() -> ApiError:
 
 async def provide_idempotency(
     request: Request[Any, Any, Any], state: State, caller: SignedIn
-) -> AsyncIterator[IdempotencyKey]:
-    held: str | None = request.state.get(HELD_KEY)
+) -> IdempotencyKey:
+    held: str | None = _scope_state(request).get(HELD_KEY)
     if held is not None:  # Limits.admit took the lock and releases it
-        yield IdempotencyKey(held)
-        return
-    throttle: Throttle = state.limits.throttle
+        return IdempotencyKey(held)
+    limits: Limits = state.limits
     key = idempotency_key(request)
     lock = f"{caller.player_id}:{key}"
-    token = await throttle.acquire(lock, IN_FLIGHT_TTL_S)
+    token = await limits.throttle.acquire(lock, IN_FLIGHT_TTL_S)
     if token is None:
         raise in_flight()
-    try:
-        yield IdempotencyKey(key)
-    finally:
-        await throttle.release(lock, token)
+    # A plain dependency, not a generator one (no cleanup group to enter on every request):
+    # the lock is released as Limits.admit's is, before the response starts.
+    limits.hold_until_response(request, lock, token)
+    return IdempotencyKey(key)
 
 
 # What a route declares to get the signed-in player, and the request's Idempotency-Key.
