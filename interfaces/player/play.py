@@ -8,13 +8,13 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Router, get, post
+from litestar import Request, Router, get, post
 from litestar.datastructures import State
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from domain.cause import Cause
 from infrastructure.bootstrap import System
-from interfaces.player.security import MoneyKey, SignedIn
+from interfaces.player.security import SIGNED_IN_MONEY, SignedIn, admitted
 from interfaces.player.switches import require_open_async
 from interfaces.player.views import DrawRefused, DrawView, PoolView, draw_view, own_draw, pool_view
 from interfaces.problems import ApiError
@@ -78,11 +78,10 @@ def pool(state: State, caller: SignedIn, pool_key: Annotated[str, POOL_KEY]) -> 
     return pool_view(state.system, pool_key, caller.player_id)
 
 
-@post("/pools/{pool_key:str}/draws", status_code=201)
+@post("/pools/{pool_key:str}/draws", status_code=201, opt=SIGNED_IN_MONEY)
 async def draw(
     state: State,
-    caller: SignedIn,
-    idempotency: MoneyKey,
+    request: Request[Any, Any, Any],
     pool_key: Annotated[str, POOL_KEY],
     data: JSONBody[DrawBody],
 ) -> DrawView:
@@ -90,6 +89,8 @@ async def draw(
     updated and the trace kept — in one atomic save. Retrying with the same Idempotency-Key
     returns the same outcome; it never draws again. A refusal (pool paused, insufficient funds,
     limits…) is a 422 with the reason as ``code`` and charges nothing."""
+    # The signed-in caller and the Idempotency-Key from the admission (SIGNED_IN_MONEY).
+    caller, idempotency = await admitted(request, state)
     await require_open_async(state.system, "draws")
     cause = Cause(caller.actor, idempotency.value)
     outcome = await state.system.draws.draw_async(caller.player_id, pool_key, data.count, cause)

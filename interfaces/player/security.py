@@ -36,10 +36,12 @@ from interfaces.http import before_response, client_ip
 from interfaces.problems import ApiError
 
 __all__ = [
+    "SIGNED_IN_MONEY",
     "Authenticator",
     "Caller",
     "IdempotencyKey",
     "Limits",
+    "admitted",
     "provide_caller",
     "provide_idempotency",
 ]
@@ -272,6 +274,9 @@ class Limits:
 
 
 def _needs_of(handler: Any) -> Needs:
+    declared = handler.opt.get(ADMISSION)
+    if isinstance(declared, Needs):
+        return declared
     providers = handler.resolve_dependencies()
     taken: set[str] = set()
     names = list(handler.parsed_fn_signature.parameters)
@@ -363,3 +368,21 @@ async def provide_idempotency(
 # What a route declares to get the signed-in player, and the request's Idempotency-Key.
 SignedIn: TypeAlias = NamedDependency[Caller]
 MoneyKey: TypeAlias = NamedDependency[IdempotencyKey]
+
+# A hot route can take both from ``admitted`` instead, declaring this in its ``opt``: the same
+# admission, without Litestar resolving two dependencies (and parsing their signatures) for
+# every request.
+ADMISSION = "admission"
+SIGNED_IN_MONEY: dict[str, Any] = {ADMISSION: Needs(caller=True, money=True)}
+
+
+async def admitted(request: Request[Any, Any, Any], state: State) -> tuple[Caller, IdempotencyKey]:
+    """The caller and the held Idempotency-Key of a route whose ``opt`` is ``SIGNED_IN_MONEY``:
+    what ``Limits.admit`` found, else (it did not run) what the two dependencies would give."""
+    found = _scope_state(request)
+    caller: Caller | None = found.get(ADMITTED_CALLER)
+    held: str | None = found.get(HELD_KEY)
+    if caller is not None and held is not None:
+        return caller, IdempotencyKey(held)
+    caller = await provide_caller(request, state)
+    return caller, await provide_idempotency(request, state, caller)

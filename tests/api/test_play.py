@@ -135,6 +135,39 @@ def test_the_same_key_replays_the_draw_and_another_count_is_refused(api: Api) ->
     assert_unchanged(api, before, player)
 
 
+def test_a_draw_is_admitted_in_one_throttle_call_and_released_before_its_answer(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The draw route takes its caller and Idempotency-Key from the admission: the IP and player
+    budgets and the in-flight lock in one ``admit``, and the lock released once."""
+    given_pool(api, cost=100)
+    player = api.register()
+    api.deposit(player, 1_000)
+    throttle = api.client.app.state.limits.throttle
+    calls: list[tuple[str, object]] = []
+
+    def recorded(name: str) -> Any:
+        real = getattr(throttle, name)
+
+        async def call(*args: Any) -> Any:
+            calls.append((name, args))
+            return await real(*args)
+
+        return call
+
+    for name in ("admit", "spend", "acquire", "release"):
+        monkeypatch.setattr(throttle, name, recorded(name))
+
+    drawn = draw(api, player, {"count": 1}, key="one-trip")
+
+    assert drawn.status_code == 201, drawn.text
+    assert [name for name, _ in calls] == ["admit", "release"]
+    budgets, lock = calls[0][1]
+    assert [key for key, _ in budgets] == ["ip:testclient", f"player:{player.player_id}"]
+    assert lock[0] == f"{player.player_id}:one-trip"
+    assert calls[1][1][0] == lock[0]
+
+
 def test_a_draw_is_readable_by_its_player_only(api: Api) -> None:
     given_pool(api)
     alice, bob = api.register(), api.register()
