@@ -3,6 +3,8 @@ webhook, draw, verify, withdraw — with the ledger's invariants checked on the 
 
 from __future__ import annotations
 
+import re
+
 from domain.cause import Cause
 from domain.fairness import commitment_of
 from tests.api.conftest import Api
@@ -82,6 +84,13 @@ def test_errors_are_problem_json_with_a_code(api: Api) -> None:
     assert missing.headers["content-type"].startswith("application/problem+json")
     assert missing.json()["code"] == "unauthenticated"
     assert missing.json()["request_id"] == missing.headers["x-request-id"]
+    # A request id of its own when the client sent none: 32 hex digits, one per request.
+    again = api.client.get("/api/v1/wallet")
+    ids = {r.headers["x-request-id"] for r in (missing, again)}
+    assert len(ids) == 2
+    assert all(re.fullmatch("[0-9a-f]{32}", i) for i in ids)
+    chosen = api.client.get("/api/v1/wallet", headers={"X-Request-ID": "client-chosen.1"})
+    assert chosen.headers["x-request-id"] == "client-chosen.1"
 
     alice = api.register()
     bad = api.client.post(
