@@ -8,10 +8,13 @@ flag: 503 ``maintenance`` (with Retry-After), else 403 ``feature_disabled``.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Literal
+from weakref import WeakKeyDictionary
 
 import anyio
 
+from application.config import Config
 from domain.config import ConfigValues
 from infrastructure.bootstrap import System
 from interfaces.problems import ApiError
@@ -36,11 +39,30 @@ def require_open(system: System, feature: Feature) -> None:
 
 async def require_open_async(system: System, feature: Feature) -> None:
     """``require_open`` for async routes: the store is read in a worker thread, and only when
-    the cached values are too old."""
+    the cached values are too old — once for all the requests that find them too old together
+    (without that, each of them read the store in a thread of its own every two seconds)."""
     values = system.config.fresh()
     if values is None:
-        values = await anyio.to_thread.run_sync(system.config.cached)
+        values = await _read_once(system.config)
     _check(values, feature)
+
+
+# Per Config: the read in flight, and the loop it runs on (the test client's apps run on loops
+# of their own).
+_reads: WeakKeyDictionary[Config, asyncio.Future[ConfigValues]] = WeakKeyDictionary()
+
+
+async def _read_once(config: Config) -> ConfigValues:
+    loop = asyncio.get_running_loop()
+    reading = _reads.get(config)
+    if reading is None or reading.done() or reading.get_loop() is not loop:
+        reading = _reads[config] = loop.create_task(_read(config))
+    # Shielded: a caller that gives up does not cancel the read the others wait for.
+    return await asyncio.shield(reading)
+
+
+async def _read(config: Config) -> ConfigValues:
+    return await anyio.to_thread.run_sync(config.cached)
 
 
 def _check(values: ConfigValues, feature: Feature) -> None:
