@@ -18,6 +18,8 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
+from eventsourcing.utils import get_topic
+
 from application.clock import Clock
 from application.commands import Commands, Unit
 from application.errors import NotFound
@@ -39,6 +41,7 @@ from domain.wallet import FreezeScope, Wallet
 
 __all__ = [
     "replacement_hash",
+    "AccountChanges",
     "AccountView",
     "Accounts",
     "LoginResult",
@@ -226,6 +229,22 @@ def replacement_hash(
 
 
 MAX_KNOWN_ACCOUNTS = 100_000  # accounts whose unrevoked sessions session_open keeps
+CHANGES_PAGE = 1_000  # account notifications read at a time by account_changes
+# Every kind of event an account records (a session opened, revoked, a password changed…).
+_ACCOUNT_TOPICS = tuple(
+    get_topic(cls)
+    for cls in vars(PlayerAccount).values()
+    if isinstance(cls, type) and issubclass(cls, PlayerAccount.Event)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountChanges:
+    """What ``account_changes`` found: the notification id it read up to, and the ids of the
+    accounts with an event after the one it was asked from."""
+
+    position: int
+    accounts: frozenset[str]
 
 
 class Accounts:
@@ -324,18 +343,24 @@ class Accounts:
         return None if found is None else SessionView.of(account, session_id, found, True)
 
     def session_open(self, account_id: str, session_id: str) -> bool:
-        """Whether the session is open now: the same answer as ``session``, from what this
-        process last read of the account while the store holds no later event of it (one
-        indexed select that finds nothing, instead of loading and copying the account)."""
+        """Whether the session is open now: the same answer as ``session``."""
+        expires_at = self.session_expiry(account_id, session_id)
+        return expires_at is not None and self._clock() < expires_at
+
+    def session_expiry(self, account_id: str, session_id: str) -> datetime | None:
+        """When the session expires if it is not revoked (None: revoked, unknown, or no such
+        account), from what this process last read of the account while the store holds no
+        later event of it (one indexed select that finds nothing, instead of loading and
+        copying the account)."""
         uuid = _uuid(account_id)
         if uuid is None:
-            return False
+            return None
         known = self._unrevoked.get(uuid)
         recorder = self._commands.ledger.recorder
         if known is None or recorder.select_events(uuid, gt=known[0], limit=1):
             account = Unit(self._commands.ledger).find(PlayerAccount, uuid)
             if account is None:
-                return False
+                return None
             known = (
                 account.version,
                 {
@@ -347,8 +372,27 @@ class Accounts:
             if len(self._unrevoked) >= MAX_KNOWN_ACCOUNTS:
                 self._unrevoked.clear()
             self._unrevoked[uuid] = known
-        expires_at = known[1].get(session_id)
-        return expires_at is not None and self._clock() < expires_at
+        return known[1].get(session_id)
+
+    def account_changes(self, after: int | None) -> AccountChanges:
+        """The accounts with an event recorded after notification ``after``, read up to where
+        the log ends now (``after`` None: nothing, only where it ends). Notification ids are
+        committed in order (the recorder's table lock), so reading on from ``position`` misses
+        none."""
+        recorder = self._commands.ledger.recorder
+        head = recorder.max_notification_id() or 0
+        if after is None or head <= after:
+            return AccountChanges(head if after is None else after, frozenset())
+        changed: set[str] = set()
+        start = after + 1
+        while True:
+            page = recorder.select_notifications(
+                start, CHANGES_PAGE, stop=head, topics=_ACCOUNT_TOPICS
+            )
+            changed.update(str(n.originator_id) for n in page)
+            if len(page) < CHANGES_PAGE:
+                return AccountChanges(head, frozenset(changed))
+            start = page[-1].id + 1
 
     def sessions(self, account_id: str, current_session_id: str | None = None) -> list[SessionView]:
         """The open sessions, newest first; ``current_session_id`` is marked ``current``."""

@@ -5,6 +5,7 @@ query, and render; the rules live in the domain."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from pathlib import Path
@@ -29,6 +30,7 @@ from interfaces.player.security import (
     provide_caller,
     provide_idempotency,
 )
+from interfaces.player.sessions import SessionChecks
 from interfaces.player.web import web_kit, web_router
 from interfaces.problems import ApiError, exception_handlers
 from interfaces.runtime import EmbeddedWorkers, alive, metrics, ready, throttle_for
@@ -62,7 +64,11 @@ def create_app(system: System | None = None, *, run_workers: bool = True) -> Lit
     system = system or bootstrap()
     settings = system.settings
     tokens = AccessTokens(settings.require_jwt_secret(), settings.access_token_ttl_s)
-    authenticator = Authenticator(tokens, system.accounts.session_open)
+    sessions = SessionChecks(
+        system.accounts.session_expiry, system.accounts.account_changes, system.clock
+    )
+    authenticator = Authenticator(tokens, sessions)
+    watching: list[asyncio.Task[None]] = []
     limits = Limits(
         throttle_for(system), settings.rate_ip_per_minute, settings.rate_player_per_minute
     )
@@ -86,7 +92,12 @@ def create_app(system: System | None = None, *, run_workers: bool = True) -> Lit
             request, authenticator, require_json if path.startswith(API_PREFIX) else None
         )
 
+    async def watch_sessions() -> None:
+        watching.append(asyncio.get_running_loop().create_task(sessions.watch()))
+
     async def shutdown() -> None:
+        for task in watching:
+            task.cancel()
         workers.stop()
         await limits.throttle.close()
         system.close()
@@ -129,7 +140,7 @@ def create_app(system: System | None = None, *, run_workers: bool = True) -> Lit
         exception_handlers=exception_handlers,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=_openapi(),
-        on_startup=[prepare, workers.start] if run_workers else [prepare],
+        on_startup=[prepare, watch_sessions, *([workers.start] if run_workers else [])],
         on_shutdown=[shutdown],
         logging_config=None,
     )

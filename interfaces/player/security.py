@@ -1,8 +1,9 @@
 """Who is calling, how much they may call, and whether their request is already running.
 
 - ``authenticate``: the Bearer token must verify (pinned HS256, not expired) and its session must
-  still be open. Session checks are cached for ``SESSION_CACHE_S`` per process, so a revocation
-  made in another API process takes effect within that time (in this process at once).
+  still be open: checked in the store once, then trusted as ``interfaces.player.sessions`` says
+  (a revocation made in another process takes effect here within about a second; in this
+  process at once).
 - Budgets: per client IP on every request (``before_request``), per player once authenticated;
   the RateLimit-* headers show the tighter one; over budget → 429 with Retry-After.
 - ``idempotency``: money-moving POSTs require an Idempotency-Key. While one request with a key
@@ -18,14 +19,12 @@
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 from weakref import WeakKeyDictionary
 
-import anyio
 from litestar import Request
 from litestar.datastructures import State
 from litestar.di import NamedDependency
@@ -33,6 +32,7 @@ from litestar.di import NamedDependency
 from infrastructure.throttle import Admission, Budget, Throttle
 from infrastructure.tokens import AccessTokens, TokenRejected
 from interfaces.http import before_response, client_ip
+from interfaces.player.sessions import SessionChecks
 from interfaces.problems import ApiError
 
 __all__ = [
@@ -49,7 +49,6 @@ __all__ = [
 # request.state keys: what Limits.admit found, for provide_caller and provide_idempotency.
 ADMITTED_CALLER = "admitted_caller"
 HELD_KEY = "held_idempotency_key"
-SESSION_CACHE_S = 2.0
 VERIFIED_TOKENS = 50_000  # tokens whose signature and claims checked out, kept per process
 IN_FLIGHT_TTL_S = 30.0
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
@@ -68,22 +67,17 @@ class Caller:
         return f"player:{self.player_id}"
 
 
-SessionOpen = Callable[[str, str], bool]
-
-
 class Authenticator:
-    def __init__(self, tokens: AccessTokens, session_open: SessionOpen) -> None:
+    def __init__(self, tokens: AccessTokens, sessions: SessionChecks) -> None:
         self.tokens = tokens
-        self._session_open = session_open
-        self._checked: dict[str, float] = {}
-        self._lock = threading.Lock()
+        self.sessions = sessions
         # token -> (its caller, its exp): a token verifies once; until it expires only the
         # session check (below) can end it, so its HMAC and claims need no second look.
         self._verified: dict[str, tuple[Caller, int]] = {}
 
     async def caller(self, request: Request[Any, Any, Any]) -> Caller:
         caller = self.verified(request)
-        if not await self._open(caller):
+        if not await self.is_open(caller):
             raise session_revoked()
         return caller
 
@@ -115,36 +109,19 @@ class Authenticator:
         return caller
 
     def known_open(self, caller: Caller) -> bool:
-        """Whether the cached check says the session is open (no store lookup)."""
-        with self._lock:
-            checked = self._checked.get(caller.session_id)
-        return checked is not None and time.monotonic() - checked < SESSION_CACHE_S
+        """Whether the session's trusted check says it is open (no store lookup)."""
+        return self.sessions.trusted(caller.session_id)
 
     async def is_open(self, caller: Caller) -> bool:
-        """Whether the caller's session is still open (the same cached check a Bearer request
-        gets; the web pages' cookie sessions use it too)."""
-        return await self._open(caller)
-
-    async def _open(self, caller: Caller) -> bool:
-        if self.known_open(caller):
+        """Whether the caller's session is still open (the same check a Bearer request gets;
+        the web pages' cookie sessions use it too)."""
+        if self.sessions.trusted(caller.session_id):
             return True
-        now = time.monotonic()
-        is_open = await anyio.to_thread.run_sync(
-            self._session_open, caller.account_id, caller.session_id
-        )
-        with self._lock:
-            if is_open:
-                if len(self._checked) > 100_000:
-                    self._checked.clear()
-                self._checked[caller.session_id] = now
-            else:
-                self._checked.pop(caller.session_id, None)
-        return is_open
+        return await self.sessions.check(caller.account_id, caller.session_id)
 
     def forget(self, session_id: str) -> None:
-        """This process revoked the session: stop trusting the cached check at once."""
-        with self._lock:
-            self._checked.pop(session_id, None)
+        """This process revoked the session: stop trusting its check at once."""
+        self.sessions.forget(session_id)
 
 
 def session_revoked() -> ApiError:

@@ -9,10 +9,13 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import jwt
 import pyotp
+import pytest
 
+from domain.cause import Cause
 from infrastructure.tokens import ISSUER, OPERATOR_AUDIENCE, PLAYER_AUDIENCE
+from interfaces.player.sessions import CHECK_TTL_S
 from tests.api.conftest import PASSWORD, Api, Player
-from tests.api.support import assert_problem, assert_unchanged, mailed_code, snapshot
+from tests.api.support import OP, assert_problem, assert_unchanged, mailed_code, snapshot
 
 NEW_PASSWORD = "another long passphrase"
 
@@ -422,3 +425,47 @@ def test_a_token_accepted_before_is_refused_once_it_expires(api: Api) -> None:
 
     assert accepted.status_code == 200, accepted.text
     assert_problem(refused, 401, "token_invalid")
+
+
+def test_a_session_revoked_elsewhere_stops_working_here_and_is_not_rechecked_meanwhile(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the app's session watcher reads the store's account changes, a checked session
+    is not looked up again on the request path (it was, every 2 s); a revocation made in
+    another process (through the application, not this app) ends it within the watcher's
+    staleness bound, and in any case within the check's own TTL."""
+    player = api.register()
+    sessions = api.client.app.state.authenticator.sessions
+    deadline = time.monotonic() + 5
+    while sessions._position is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # the watcher's first read
+    assert sessions._position is not None
+    warm_up = time.monotonic() + CHECK_TTL_S + 0.5  # a check made before that read is redone
+    while time.monotonic() < warm_up:
+        assert api.client.get("/api/v1/wallet", headers=player.auth).status_code == 200
+        time.sleep(0.05)
+    asked: list[str] = []
+    look_up = sessions._session_expiry
+
+    def counted(account_id: str, session_id: str) -> datetime | None:
+        asked.append(session_id)
+        return look_up(account_id, session_id)
+
+    monkeypatch.setattr(sessions, "_session_expiry", counted)
+    until = time.monotonic() + 2 * CHECK_TTL_S + 0.5
+    while time.monotonic() < until:
+        assert api.client.get("/api/v1/wallet", headers=player.auth).status_code == 200
+        time.sleep(0.05)
+    assert asked == []  # was once every CHECK_TTL_S
+
+    account_id = api.client.app.state.authenticator.tokens.verify(player.token).account_id
+    api.system.accounts.revoke_session(account_id, player.session_id, Cause(OP, "elsewhere"))
+    revoked_at = time.monotonic()
+    wallet = api.client.get("/api/v1/wallet", headers=player.auth)
+    while wallet.status_code == 200 and time.monotonic() - revoked_at < 5:
+        time.sleep(0.02)
+        wallet = api.client.get("/api/v1/wallet", headers=player.auth)
+    took = time.monotonic() - revoked_at
+
+    assert_problem(wallet, 401, "session_revoked")
+    assert took < CHECK_TTL_S

@@ -546,3 +546,33 @@ def test_session_open_answers_as_session_does_through_logins_revocations_and_exp
     clock.advance(days=7)  # no event: the known expiry ends it
     assert both(second.session_id) == (False, False)
     assert not embedded.accounts.session_open("not-an-account", second.session_id)
+
+
+def test_account_changes_name_the_accounts_with_events_after_a_position(embedded, clock):
+    start = embedded.accounts.account_changes(None)
+    assert start.accounts == frozenset()  # only where the log ends now
+    view = register(embedded)
+    other = register(embedded, "other@example.com")
+    first = login(embedded)
+
+    changed = embedded.accounts.account_changes(start.position)
+
+    assert changed.accounts == {view.account_id, other.account_id}
+    assert changed.position > start.position
+    quiet = embedded.accounts.account_changes(changed.position)
+    assert quiet == type(quiet)(changed.position, frozenset())
+
+    # The player's wallet's events name no account; a revocation names its account.
+    embedded.wallets.credit_bonus(view.player_id, 100, "welcome", Cause("system:x", "bonus-1"))
+    assert embedded.accounts.account_changes(changed.position).accounts == frozenset()
+    embedded.accounts.revoke_session(view.account_id, first.session_id, cause())
+    after = embedded.accounts.account_changes(changed.position)
+    assert after.accounts == {view.account_id}
+
+
+def test_account_changes_read_page_after_page(embedded, monkeypatch):
+    monkeypatch.setattr("application.accounts.CHANGES_PAGE", 1)
+    start = embedded.accounts.account_changes(None)
+    made = {register(embedded, f"p{i}@example.com").account_id for i in range(3)}
+
+    assert embedded.accounts.account_changes(start.position).accounts == made
