@@ -3,6 +3,7 @@ once per Idempotency-Key, refusals charge nothing, and every proof verifies once
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -143,8 +144,16 @@ def test_a_draw_is_admitted_in_one_throttle_call_and_released_before_its_answer(
     given_pool(api, cost=100)
     player = api.register()
     api.deposit(player, 1_000)
+    # The session's check trusted: made after the session watcher read past the login's events
+    # (a check older than an event of its account is made again).
+    sessions = api.client.app.state.authenticator.sessions
+    head = api.system.ledger.recorder.max_notification_id() or 0
+    deadline = time.monotonic() + 5
+    while (sessions._position or 0) < head and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert api.client.get("/api/v1/wallet", headers=player.auth).status_code == 200
     throttle = api.client.app.state.limits.throttle
-    calls: list[tuple[str, object]] = []
+    calls: list[tuple[str, Any]] = []
 
     def recorded(name: str) -> Any:
         real = getattr(throttle, name)
