@@ -269,7 +269,9 @@ class RedisThrottle:
             releases.sending = True
             # A task, not this caller: the caller goes on as soon as its own batch is done.
             releases.task = loop.create_task(self._send_releases(releases))
-        await asyncio.shield(done)
+        # Not shielded: ``done`` is this caller's alone; cancelling it cancels nothing shared
+        # (the sender skips answers nobody waits for).
+        await done
 
     async def _send_releases(self, releases: _Releases) -> None:
         try:

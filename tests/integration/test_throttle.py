@@ -142,3 +142,30 @@ def test_a_release_that_fails_unexpectedly_fails_every_waiting_one(
         return [type(o) for o in outcomes]
 
     assert asyncio.run(run()) == [ValueError, ValueError]
+
+
+def test_a_release_whose_caller_gives_up_still_goes_and_the_others_complete(
+    redis_prefix: tuple[str, str],
+) -> None:
+    url, prefix = redis_prefix
+    throttle = RedisThrottle(url, f"{prefix}throttle-{secrets.token_hex(4)}:")
+    locks = [f"p{i}:k" for i in range(3)]
+
+    async def run() -> tuple[list[bool], list[bool]]:
+        tokens = [str((await throttle.admit([], (lock, 30))).token) for lock in locks]
+        waiting = [
+            asyncio.ensure_future(throttle.release(lock, token))
+            for lock, token in zip(locks, tokens, strict=True)
+        ]
+        await asyncio.sleep(0)  # all three queued; the first batch is in flight
+        waiting[1].cancel()
+        outcomes = await asyncio.gather(*waiting, return_exceptions=True)
+        await asyncio.sleep(0.05)
+        freed = [(await throttle.admit([], (lock, 30))).token is not None for lock in locks]
+        await throttle.close()
+        return [isinstance(o, asyncio.CancelledError) for o in outcomes], freed
+
+    cancelled, freed = asyncio.run(run())
+
+    assert cancelled == [False, True, False]
+    assert freed == [True, True, True]
