@@ -1,9 +1,9 @@
 """The projector: runs projections over the ledger's notification log, in batches.
 
-* Catch-up: pages of up to ``batch_size`` notifications, each page applied to each projection in
-  one read-store transaction together with its tracking position (exactly once). The
-  projections apply a page side by side (a transaction each), and the next page is read
-  meanwhile; only events a projection handles are decoded (in Postgres, even read).
+* Catch-up: pages of up to ``batch_size`` notifications, each page applied to every projection
+  in one read-store transaction together with their tracking positions (exactly once), its
+  statements pipelined; the next page is read meanwhile. Only events a projection handles are
+  decoded (in Postgres, even read).
 * Live: when caught up it sleeps until Postgres NOTIFY says new events were recorded (the event
   store sends one per insert), or polls when embedded (SQLite has no notifications).
 * Faults: an event a projection cannot handle (a poison event) stops that projection only, with
@@ -34,7 +34,14 @@ from psycopg import sql
 from psycopg.rows import tuple_row
 
 from application.ledger import Ledger
-from projections.base import LedgerProjection, LedgerView, TrackingConflict
+from projections.base import (
+    Batch,
+    LedgerProjection,
+    LedgerView,
+    TrackingConflict,
+    Writes,
+    write_batches,
+)
 from projections.catalog import active_version
 
 __all__ = ["Leases", "Projector", "ProjectionStatus", "Waker"]
@@ -258,7 +265,7 @@ class Projector:
             mine = events if after < start else [(e, i) for e, i in events if i > after]
             if mine:
                 jobs.append((projection, mine))
-        self._apply_all(jobs, side_by_side=len(page) == self._batch_size)
+        self._apply_all(jobs)
         for projection in active:
             if undecodable is not None and projection.name not in self._failed:
                 position, error = undecodable
@@ -278,28 +285,42 @@ class Projector:
             return []
         return ahead[2].result()
 
-    def _apply_all(
-        self, jobs: list[tuple[LedgerProjection, list[tuple[Any, int]]]], side_by_side: bool
-    ) -> None:
-        """Each projection's batch in its own transaction. ``side_by_side`` (a full page: catching
-        up) applies them in the worker threads, one writing to the database while another works
-        out its rows; a short page (following live) is applied in this thread, where the hand-off
-        to threads cost more than it overlapped (HTTP bench: projector CPU per draw 1.76 ->
-        1.05 ms). Every batch has finished (committed, rolled back, or stopped its projection)
-        before this returns or raises."""
-        if len(jobs) < 2 or not side_by_side:
-            for projection, events in jobs:
-                self._apply(projection, events)
-            return
-        futures = [self._workers().submit(self._apply, p, events) for p, events in jobs]
-        errors = []
-        for future in futures:
+    def _apply_all(self, jobs: list[tuple[LedgerProjection, list[tuple[Any, int]]]]) -> None:
+        """Every projection's batch in one transaction with every tracking position: one
+        commit per page instead of one per projection (following live, with many projections
+        and small pages, the commits were most of the work). A projection whose handler
+        fails on an event, and every projection when the shared transaction fails (a position
+        moved by another writer, a statement that one projection's rows broke), is applied
+        on its own, so that a poison event stops only its projection. Every batch has
+        finished (committed, rolled back, or stopped its projection) before this returns or
+        raises."""
+        prepared: list[tuple[LedgerProjection, list[tuple[Any, int]], Writes]] = []
+        for projection, events in jobs:
             try:
-                future.result()
-            except Exception as error:  # a transient store failure: raised once all are done
-                errors.append(error)
-        if errors:
-            raise errors[0]
+                writes = projection.prepare_batch(events)
+            except Exception:
+                self._apply(projection, events)  # finds the poison event
+                continue
+            prepared.append((projection, events, writes))
+        stores: dict[int, list[tuple[LedgerProjection, list[tuple[Any, int]], Writes]]] = {}
+        for entry in prepared:
+            stores.setdefault(id(entry[0].view.store), []).append(entry)
+        for together in stores.values():
+            batches = [
+                Batch(p.view, self._positions[p.name], events[-1][1], writes)
+                for p, events, writes in together
+            ]
+            try:
+                write_batches(together[0][0].view.store, batches)
+            except _TRANSIENT:
+                raise
+            except Exception as error:
+                log.info("applying a page projection by projection after %r", error)
+                for projection, events, _ in together:
+                    self._apply(projection, events)
+                continue
+            for projection, events, _ in together:
+                self._positions[projection.name] = events[-1][1]
 
     def _select(self, start: int, wanted: frozenset[str]) -> Sequence[_Entry]:
         """The next page of the log as (id, topic, notification). In Postgres an event whose

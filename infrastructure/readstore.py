@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from psycopg import Connection
@@ -17,22 +17,69 @@ from projections.store import Merge, Row, insert_sql
 __all__ = ["PostgresReadStore", "SqliteReadStore"]
 
 
+# Fewer rows than this go as one pipelined ``INSERT … SELECT FROM unnest(arrays)`` instead of a
+# ``COPY``: a COPY cannot run in pipeline mode, and leaving it costs a round trip.
+COPY_FROM_ROWS = 64
+
+
 class _PgTx:
+    """Statements whose result nobody reads (``send``, ``executemany``, ``merge_rows``, a few
+    rows of ``insert_rows``) go in pipeline mode: sent at once, their results read at the next
+    statement that returns something, or before the commit — one round trip for a page of
+    many small statements instead of one each. An error among them is raised there, and the
+    transaction rolls back as for any error."""
+
     def __init__(self, conn: Connection[Any], types: dict[str, dict[str, str]]) -> None:
         self._conn = conn
         self._types = types
+        self._pipeline: ExitStack | None = None
+
+    def _pipelined(self) -> None:
+        if self._pipeline is None:
+            stack = ExitStack()
+            stack.enter_context(self._conn.pipeline())
+            self._pipeline = stack
+
+    def settle(self) -> None:
+        """Leave pipeline mode: wait for every statement sent (raising the first error)."""
+        if self._pipeline is not None:
+            stack, self._pipeline = self._pipeline, None
+            stack.close()
+
+    def abandon(self, error: BaseException) -> None:
+        """Leave pipeline mode after ``error``, which stays the one raised (a rollback
+        follows; psycopg logs any error of the pipeline itself)."""
+        if self._pipeline is not None:
+            stack, self._pipeline = self._pipeline, None
+            stack.__exit__(type(error), error, error.__traceback__)
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> int:
+        self.settle()
         return self._conn.execute(sql, params).rowcount
 
+    def send(self, sql: str, params: Sequence[object] = ()) -> None:
+        self._pipelined()
+        self._conn.execute(sql, params)
+
     def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        self._pipelined()
         with self._conn.cursor() as cur:
             cur.executemany(sql, rows)
 
     def insert_rows(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]
     ) -> None:
-        """One ``COPY`` (several times less client CPU per row than ``executemany``)."""
+        """Many rows: one ``COPY`` (several times less client CPU per row than
+        ``executemany``); a few: one pipelined statement over a column array per column."""
+        if len(rows) < COPY_FROM_ROWS:
+            source = self._unnest(table, columns)
+            self._pipelined()
+            self._conn.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM {source}",
+                [list(values) for values in zip(*rows, strict=True)],
+            )
+            return
+        self.settle()
         with (
             self._conn.cursor() as cur,
             cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
@@ -44,10 +91,8 @@ class _PgTx:
         """One statement over a column array per parameter (``unnest``), sent in binary."""
         if not rows:
             return
-        types = self._column_types(merge.table)
         columns = merge.columns
-        arrays = ", ".join(f"%b::{types[c]}[]" for c in columns)
-        source = f"unnest({arrays}) AS src ({', '.join(columns)})"
+        source = self._unnest(merge.table, columns)
         if merge.insert:
             statement = (
                 f"INSERT INTO {merge.table} ({', '.join(columns)}) SELECT * FROM {source}"
@@ -59,7 +104,15 @@ class _PgTx:
             statement = (
                 f"UPDATE {merge.table} SET {merge.assignments('src')} FROM {source} WHERE {match}"
             )
+        self._pipelined()
         self._conn.execute(statement, [list(values) for values in zip(*rows, strict=True)])
+
+    def _unnest(self, table: str, columns: Sequence[str]) -> str:
+        """``unnest(…) AS src (columns)`` over one binary array parameter per column, each
+        cast to the array of its column's type."""
+        types = self._column_types(table)
+        arrays = ", ".join(f"%b::{types[c]}[]" for c in columns)
+        return f"unnest({arrays}) AS src ({', '.join(columns)})"
 
     def _column_types(self, table: str) -> dict[str, str]:
         types = self._types.get(table)
@@ -73,10 +126,12 @@ class _PgTx:
         return types
 
     def fetchone(self, sql: str, params: Sequence[object] = ()) -> Row | None:
+        self.settle()
         row = self._conn.execute(sql, params).fetchone()
         return tuple(row) if row is not None else None
 
     def fetchall(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        self.settle()
         return [tuple(r) for r in self._conn.execute(sql, params).fetchall()]
 
 
@@ -99,7 +154,13 @@ class PostgresReadStore:
     @contextmanager
     def transaction(self) -> Iterator[_PgTx]:
         with self._pool.connection() as conn, conn.transaction():
-            yield _PgTx(conn, self._types)
+            tx = _PgTx(conn, self._types)
+            try:
+                yield tx
+            except BaseException as error:
+                tx.abandon(error)
+                raise
+            tx.settle()  # before the commit
 
     def fetchone(self, sql: str, params: Sequence[object] = ()) -> Row | None:
         with self._pool.connection() as conn:
@@ -125,6 +186,9 @@ class _SqliteTx:
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> int:
         return self._conn.execute(self._sql(sql), params).rowcount
+
+    def send(self, sql: str, params: Sequence[object] = ()) -> None:
+        self._conn.execute(self._sql(sql), params)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
         self._conn.executemany(self._sql(sql), rows)

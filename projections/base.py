@@ -3,7 +3,8 @@ same transaction, so a crash can never apply an event twice or skip one.
 
 A projection is an ``eventsourcing.projection.Projection`` whose view is a ``LedgerView``.
 It handles one event (``process_event``, the library's protocol) or a batch of events in one
-transaction (``process_batch``, what the projector uses while catching up). Tables are versioned
+transaction (``process_batch``); the projector works out each projection's batch
+(``prepare_batch``) and writes them all in one transaction (``write_batches``). Tables are versioned
 (``rm_{name}_v{version}_{table}``): a rebuild projects into a new version while the old one
 serves, then switches the active version.
 """
@@ -11,6 +12,7 @@ serves, then switches the active version.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -21,6 +23,7 @@ from projections.store import Merge, ReadStore, ReadTx
 
 __all__ = [
     "ACTIVE_DDL",
+    "Batch",
     "Handler",
     "LedgerProjection",
     "LedgerView",
@@ -29,16 +32,19 @@ __all__ = [
     "TrackingConflict",
     "Writes",
     "iso",
+    "write_batches",
 ]
 
 
 class Writes:
     """The statements a batch of events turns into, flushed in order; runs of the same
-    statement go as one ``executemany`` (one round trip in Postgres' pipeline mode), runs of
-    inserts into the same table as one ``insert_rows`` (a ``COPY`` in Postgres)."""
+    statement go as one ``executemany``, runs of inserts into the same table as one
+    ``insert_rows`` (a ``COPY`` or one statement over arrays in Postgres), merged changes as
+    one ``merge_rows`` per Merge. In Postgres they are pipelined: one round trip in all."""
 
     def __init__(self) -> None:
-        self._runs: list[tuple[str | tuple[str, tuple[str, ...]], list[Sequence[object]]]] = []
+        self._runs: list[tuple[str | tuple[str, tuple[str, ...]] | Merge, list[Sequence[object]]]]
+        self._runs = []
         self._merged: dict[Merge, dict[tuple[object, ...], list[Any]]] = {}
 
     def add(self, sql: str, *params: object) -> None:
@@ -60,7 +66,7 @@ class Writes:
     ) -> None:
         """A commutative change (see ``Merge``): changes of the same ``key`` are combined —
         ``sums`` added up, ``last`` replaced by the latest — and flushed once, after every
-        other statement of the batch."""
+        other statement of the batch (or at the next ``cut``)."""
         rows = self._merged.get(merge)
         if rows is None:
             rows = self._merged[merge] = {}
@@ -73,16 +79,24 @@ class Writes:
         if last:
             current[len(sums) :] = last
 
+    def cut(self) -> None:
+        """The changes merged so far are flushed before any statement added after this: for
+        a statement that does not commute with them (one that sets a column they add to)."""
+        for merge, merged in self._merged.items():
+            self._runs.append((merge, [(*values, *key) for key, values in merged.items()]))
+        self._merged = {}
+
     def flush(self, tx: ReadTx) -> None:
+        self.cut()
         for target, rows in self._runs:
-            if isinstance(target, tuple):
+            if isinstance(target, Merge):
+                tx.merge_rows(target, rows)
+            elif isinstance(target, tuple):
                 tx.insert_rows(*target, rows)
             elif len(rows) == 1:
-                tx.execute(target, rows[0])
+                tx.send(target, rows[0])
             else:
                 tx.executemany(target, rows)
-        for merge, merged in self._merged.items():
-            tx.merge_rows(merge, [(*values, *key) for key, values in merged.items()])
 
 
 Handler = Callable[[Writes, Any, int], None]
@@ -232,17 +246,65 @@ class LedgerProjection(Projection[LedgerView]):
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         self.process_batch([(domain_event, tracking.notification_id)])
 
+    def prepare_batch(self, events: Sequence[tuple[Any, int]]) -> Writes:
+        """The statements that apply events (in notification order); nothing is written yet.
+        A handler's error (a poison event) is raised here."""
+        writes = Writes()
+        handlers = self._handlers
+        for event, position in events:
+            handler = handlers.get(type(event).__qualname__)
+            if handler is not None:
+                handler(writes, event, position)
+        return writes
+
     def process_batch(self, events: Sequence[tuple[Any, int]], after: int | None = None) -> None:
         """Apply events (in notification order, all after position ``after``) and move the
         tracking position to the last, in one transaction. Events this projection does not
         handle still move it."""
         if not events:
             return
-        writes = Writes()
-        for event, position in events:
-            handler = self._handlers.get(type(event).__qualname__)
-            if handler is not None:
-                handler(writes, event, position)
+        writes = self.prepare_batch(events)
         with self.view.store.transaction() as tx:
             self.view.track(tx, events[-1][1], after)  # first: it locks the tracking row
             writes.flush(tx)
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One projection's prepared batch: its statements and the move of its position."""
+
+    view: LedgerView
+    after: int
+    position: int
+    writes: Writes
+
+
+def write_batches(store: ReadStore, batches: Sequence[Batch]) -> None:
+    """Several projections' batches (views of ``store``) in one transaction: one commit
+    instead of one each, and each batch still together with its tracking position.
+
+    The positions move first, in one statement that locks their rows; if any of them was
+    moved by another writer meanwhile, TrackingConflict rolls every batch back (applying
+    them one by one then tells which)."""
+    if not batches:
+        return
+    cases: list[str] = []
+    matches: list[str] = []
+    params_set: list[object] = []
+    params_where: list[object] = []
+    for b in batches:
+        if b.position <= b.after:
+            raise TrackingConflict(f"{b.view.name}: moving from {b.after} to {b.position}")
+        cases.append("WHEN projection = %s AND version = %s THEN %s")
+        params_set += (b.view.name, b.view.version, b.position)
+        matches.append("(projection = %s AND version = %s AND position = %s)")
+        params_where += (b.view.name, b.view.version, b.after)
+    statement = (
+        f"UPDATE rm_tracking SET position = CASE {' '.join(cases)} END WHERE {' OR '.join(matches)}"
+    )
+    with store.transaction() as tx:
+        if tx.execute(statement, (*params_set, *params_where)) != len(batches):
+            names = ", ".join(b.view.name for b in batches)
+            raise TrackingConflict(f"a position of {names} was moved by another writer")
+        for b in batches:
+            b.writes.flush(tx)

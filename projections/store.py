@@ -68,6 +68,10 @@ class ReadTx(Protocol):
     def execute(self, sql: str, params: Sequence[object] = ()) -> int:
         """Run one statement; returns the number of rows it changed."""
 
+    def send(self, sql: str, params: Sequence[object] = ()) -> None:
+        """Run one statement whose result is not needed: a store may send it with others
+        and wait for them all later (its error is raised by then, before the commit)."""
+
     def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None: ...
 
     def insert_rows(

@@ -18,8 +18,9 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -35,6 +36,7 @@ from domain.errors import DomainError
 from domain.postings import postings_for
 from domain.prizes import PoolControls, Prize
 from domain.wallet import Wallet
+from infrastructure import projector as projector_module
 from infrastructure.bootstrap import System
 from infrastructure.projector import ProjectionStatus, Projector
 from infrastructure.rebuild import rebuild
@@ -42,7 +44,7 @@ from infrastructure.settings import Settings
 from projections.base import Handler, LedgerProjection, LedgerView, Writes, iso
 from projections.catalog import active_version
 from projections.ledger import BalancesProjection, HistoryProjection, TrialBalanceProjection
-from projections.store import ReadStore
+from projections.store import ReadStore, ReadTx
 from tests.ledger_checks import account_balances, fold
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -525,11 +527,106 @@ def test_a_poison_event_stops_only_its_projection(
     _assert_views_equal_fold(pg_system, ["balances", "history"])
 
 
+class _BreaksInTheDatabase(TrialBalanceProjection):
+    """The trial balance with a bug the database finds: its statement for a bonus credit
+    violates the table's NOT NULL (the handler itself does not fail)."""
+
+    name = "trial_balance"
+
+    def handlers(self) -> dict[str, Handler]:
+        handlers = super().handlers()
+        broken = f"INSERT INTO {self.t('accounts')} (account, currency, balance, postings)"
+        broken += " VALUES (%s, %s, NULL, 0)"
+
+        def breaks(w: Writes, e: Any, position: int) -> None:
+            w.add(broken, "house:marketing", e.currency)
+
+        handlers["Wallet.BonusCredited"] = breaks
+        return handlers
+
+
+def test_a_statement_the_database_refuses_stops_only_its_projection(
+    pg_system: System, pg_settings: Settings, projectors: list[Projector]
+) -> None:
+    """The projections share a transaction per page: when it fails, each is applied on its
+    own, and only the one whose rows broke stops (at the event that broke them)."""
+    for p in ("ann", "ben"):
+        pg_system.wallets.open(p, Cause(f"player:{p}", "open"))
+        _deposit(pg_system, p, 10_000, "d1")
+    pg_system.wallets.credit_bonus("ben", 700, "welcome", Cause(OP, "bonus-ben"))
+    _deposit(pg_system, "ann", 20_000, "d2")
+    notes = _notifications(pg_system)
+    poison = next(i for i, e in notes if type(e).__qualname__ == "Wallet.BonusCredited")
+    projector = _own_projector(
+        pg_system,
+        pg_settings,
+        [
+            BalancesProjection(_view(pg_system, "balances")),
+            HistoryProjection(_view(pg_system, "history")),
+            _BreaksInTheDatabase(_view(pg_system, "trial_balance")),
+        ],
+    )
+    projectors.append(projector)
+    projector.catch_up()
+    status = _status(projector)
+    assert status["trial_balance"].state == "failed"
+    assert status["trial_balance"].position == max(i for i, _ in notes if i < poison)
+    assert f"notification {poison} " in (status["trial_balance"].last_error or "")
+    assert "NotNullViolation" in (status["trial_balance"].last_error or "")
+    head = _head(pg_system)
+    for name in ("balances", "history"):
+        assert (status[name].state, status[name].position) == ("running", head)
+    _assert_views_equal_fold(pg_system, ["balances", "history"])
+
+
+class _CountingStore:
+    """A read store that counts its transactions."""
+
+    def __init__(self, store: ReadStore) -> None:
+        self.store = store
+        self.dialect = store.dialect
+        self.transactions = 0
+
+    def transaction(self) -> AbstractContextManager[ReadTx]:
+        self.transactions += 1
+        return self.store.transaction()
+
+    def fetchone(self, sql: str, params: Sequence[object] = ()) -> tuple[Any, ...] | None:
+        return self.store.fetchone(sql, params)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def test_a_page_is_one_transaction_for_every_projection(
+    pg_system: System,
+    pg_settings: Settings,
+    projectors: list[Projector],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(projector_module, "VERSION_CHECK_S", 3600.0)  # no version checks
+    for p in ("ann", "ben"):
+        pg_system.wallets.open(p, Cause(f"player:{p}", "open"))
+        _deposit(pg_system, p, 10_000, "d1")
+    store = _CountingStore(pg_system.read_store)
+    classes = (BalancesProjection, HistoryProjection, TrialBalanceProjection)
+    projector = _own_projector(
+        pg_system, pg_settings, [cls(LedgerView(store, cls.name, 1)) for cls in classes]
+    )
+    projectors.append(projector)
+    projector.prepare()
+    store.transactions = 0
+    assert projector.step() == len(_notifications(pg_system))
+    assert store.transactions == 1
+    assert {s.position for s in projector.status()} == {_head(pg_system)}
+    _assert_views_equal_fold(pg_system)
+
+
 # ---- 4. standby ----------------------------------------------------------------------------------
 
 
 class _CountingBalances(BalancesProjection):
-    """Balances that count the batches this instance applied."""
+    """Balances that count the batches this instance worked out (the projector writes them)."""
 
     name = "balances"
 
@@ -537,9 +634,9 @@ class _CountingBalances(BalancesProjection):
         super().__init__(view)
         self.batches = 0
 
-    def process_batch(self, events: Any, *args: Any, **kwargs: Any) -> None:
-        super().process_batch(events, *args, **kwargs)
+    def prepare_batch(self, events: Any) -> Writes:
         self.batches += 1
+        return super().prepare_batch(events)
 
 
 def test_a_standby_takes_over_when_the_leader_stops(
