@@ -11,13 +11,16 @@ import json
 from typing import Any, ClassVar
 
 from domain import ids
-from projections.base import Handler, LedgerProjection, Writes, iso
+from projections.base import Handler, LedgerProjection, Merge, Writes, iso
 
 __all__ = ["DrawsProjection", "PoolStatsProjection"]
 
 
 def _json(value: object) -> str:
     return json.dumps(value, sort_keys=True, default=str)
+
+
+_PLAYED = ("requests", "refused", "draws", "wins", "cost_total", "payout_total", "fund")
 
 
 def won_total(event: Any) -> int:
@@ -37,15 +40,15 @@ class DrawsProjection(LedgerProjection):
     ]
 
     def handlers(self) -> dict[str, Handler]:
-        insert = (
-            f"INSERT INTO {self.t('draws')} (draw_id, position, player_id, pool_key, status,"
-            " reason, requested, settled, cost_total, won_total, at, results)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-        )
+        table = self.t("draws")
+        columns: tuple[str, ...] = ("draw_id", "position", "player_id", "pool_key", "status")
+        columns += ("reason",)
+        columns += ("requested", "settled", "cost_total", "won_total", "at", "results")
 
         def on_executed(w: Writes, e: Any, position: int) -> None:
-            w.add(
-                insert,
+            w.insert(
+                table,
+                columns,
                 str(e.originator_id),
                 position,
                 e.player_id,
@@ -106,11 +109,9 @@ class PoolStatsProjection(LedgerProjection):
         cost = f"UPDATE {pools} SET draw_cost = %s, updated_at = %s WHERE pool_id = %s"
         renamed = f"UPDATE {pools} SET name = %s, updated_at = %s WHERE pool_id = %s"
         epoch = f"UPDATE {pools} SET epoch = %s, updated_at = %s WHERE pool_id = %s"
-        played = (
-            f"UPDATE {pools} SET requests = requests + 1, refused = refused + %s,"
-            " draws = draws + %s, wins = wins + %s, cost_total = cost_total + %s,"
-            " payout_total = payout_total + %s, fund = fund - %s WHERE pool_key = %s"
-        )
+        # What draws add up to (requests, refused, draws, wins, cost, payouts, fund change):
+        # commutative with every other change of a pool, so merged, one statement a batch.
+        played = Merge(pools, ("pool_key",), _PLAYED)
         touch = f"UPDATE {pools} SET updated_at = %s WHERE pool_id = %s"
         added = (
             f"INSERT INTO {prizes} (pool_id, prize_id, name, kind, reward, weight, stock, budget,"
@@ -133,14 +134,11 @@ class PoolStatsProjection(LedgerProjection):
         retired = (
             f"UPDATE {prizes} SET active = 0, stock = NULL WHERE pool_id = %s AND prize_id = %s"
         )
-        prize_won = (
-            f"UPDATE {prizes} SET wins = wins + 1, paid = paid + %s, stock = stock - 1"
-            " WHERE pool_id = %s AND prize_id = %s"
-        )
-        win_row = (
-            f"INSERT INTO {wins} (position, idx, pool_id, prize_id, reward, at_s)"
-            " VALUES (%s, %s, %s, %s, %s, %s)"
-        )
+        # Wins add to a prize's wins and paid and take from its stock: merged too, but a prize
+        # (re)added or retired sets its stock, so the wins before it are cut off (``cut``).
+        prize_won = Merge(prizes, ("pool_id", "prize_id"), ("wins", "paid", "stock"))
+        win_row = ("position", "idx", "pool_id", "prize_id", "reward", "at_s")
+        pool_ids: dict[str, str] = {}  # pool_key -> pool id (a uuid5: a SHA-1 each time)
 
         def pid(e: Any) -> str:
             return str(e.originator_id)
@@ -182,6 +180,7 @@ class PoolStatsProjection(LedgerProjection):
 
         def on_prize_added(w: Writes, e: Any, position: int) -> None:
             p = e.prize
+            w.cut()
             w.add(
                 added,
                 pid(e),
@@ -209,19 +208,26 @@ class PoolStatsProjection(LedgerProjection):
             w.add(restocked, e.added, pid(e), e.prize_id)
 
         def on_retired(w: Writes, e: Any, _: int) -> None:
+            w.cut()
             w.add(retired, pid(e), e.prize_id)
 
         def on_draw(w: Writes, e: Any, position: int) -> None:
             won = [r for r in e.results if r["outcome"] == "won"]
             paid = won_total(e)
             refused = 1 if e.status == "refused" else 0
-            w.add(played, refused, len(e.results), len(won), e.cost_total, paid, paid, e.pool_key)
-            pool_id = str(ids.pool_id(e.pool_key))
-            for r in won:
-                w.add(prize_won, r["reward"], pool_id, r["prize_id"])
+            counts = (1, refused, len(e.results), len(won), e.cost_total, paid, -paid)
+            w.merge(played, (e.pool_key,), counts, ())
+            if not won:
+                return
+            pool_id = pool_ids.get(e.pool_key)
+            if pool_id is None:
+                pool_id = pool_ids[e.pool_key] = str(ids.pool_id(e.pool_key))
             at_s = int(e.at.timestamp())
             for r in won:
-                w.add(win_row, position, r["index"], pool_id, r["prize_id"], r["reward"], at_s)
+                w.merge(prize_won, (pool_id, r["prize_id"]), (1, r["reward"], -1), ())
+                w.insert(
+                    wins, win_row, position, r["index"], pool_id, r["prize_id"], r["reward"], at_s
+                )
 
         def touching(handler: Handler) -> Handler:
             """Prize events and the pool's record of a batch of draws change the pool too."""

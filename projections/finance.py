@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any, ClassVar
 
-from projections.base import Handler, LedgerProjection, Writes
+from projections.base import Handler, LedgerProjection, Merge, Writes
 
 __all__ = ["COLUMNS", "FinanceDailyProjection", "finance_deltas"]
 
@@ -64,17 +64,12 @@ class FinanceDailyProjection(LedgerProjection):
     ]
 
     def handlers(self) -> dict[str, Handler]:
-        table = self.t("daily")
-        upsert = (
-            f"INSERT INTO {table} (day, currency, pool_key, {', '.join(COLUMNS)})"
-            f" VALUES (%s, %s, %s{', %s' * len(COLUMNS)})"
-            " ON CONFLICT (day, currency, pool_key) DO UPDATE SET "
-            + ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in COLUMNS)
-        )
+        # Signed deltas only: a commutative merge, one statement per batch.
+        upsert = Merge(self.t("daily"), ("day", "currency", "pool_key"), COLUMNS, insert=True)
 
         def on_money(w: Writes, e: Any, _: int) -> None:
             pool, deltas = finance_deltas(e)
-            w.add(upsert, day_of(e), e.currency, pool, *(deltas[c] for c in COLUMNS))
+            w.merge(upsert, (day_of(e), e.currency, pool), [deltas[c] for c in COLUMNS], ())
 
         names = [
             "DepositCredited",

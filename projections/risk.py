@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from projections.base import Handler, LedgerProjection, Writes, iso
+from projections.base import Handler, LedgerProjection, Merge, Writes, iso
 
 __all__ = [
     "RAPID_WITHDRAWAL_S",
@@ -72,25 +72,15 @@ class RiskProjection(LedgerProjection):
     ]
 
     def handlers(self) -> dict[str, Handler]:
-        velocity = self.t("velocity")
-        count = (
-            f"INSERT INTO {velocity} (player_id, hour, {', '.join(_COUNTERS)})"
-            f" VALUES (%s, %s{', %s' * len(_COUNTERS)})"
-            " ON CONFLICT (player_id, hour) DO UPDATE SET "
-            + ", ".join(f"{c} = {velocity}.{c} + excluded.{c}" for c in _COUNTERS)
-        )
-        credit = (
-            f"INSERT INTO {self.t('credits')} (position, player_id, deposit_id, amount, at, at_us)"
-            " VALUES (%s, %s, %s, %s, %s, %s)"
-        )
-        lock = (
-            f"INSERT INTO {self.t('locks')} (position, player_id, withdrawal_id, amount, at, at_us)"
-            " VALUES (%s, %s, %s, %s, %s, %s)"
-        )
+        # Counters only: a commutative merge, one statement per batch.
+        count = Merge(self.t("velocity"), ("player_id", "hour"), _COUNTERS, insert=True)
+        credits, locks = self.t("credits"), self.t("locks")
+        credit = ("position", "player_id", "deposit_id", "amount", "at", "at_us")
+        lock = ("position", "player_id", "withdrawal_id", "amount", "at", "at_us")
 
         def counted(w: Writes, e: Any, **deltas: int) -> None:
             row = [deltas.get(c, 0) for c in _COUNTERS]
-            w.add(count, e.player_id, hour_of(e.timestamp), *row)
+            w.merge(count, (e.player_id, hour_of(e.timestamp)), row, ())
 
         def on_draw(w: Writes, e: Any, _: int) -> None:
             counted(w, e, draw_requests=1, draws=len(e.results))
@@ -101,11 +91,29 @@ class RiskProjection(LedgerProjection):
         def on_credited(w: Writes, e: Any, position: int) -> None:
             counted(w, e, deposits_credited=1, deposited=e.amount_minor)
             at = e.timestamp
-            w.add(credit, position, e.player_id, e.deposit_id, e.amount_minor, iso(at), micros(at))
+            w.insert(
+                credits,
+                credit,
+                position,
+                e.player_id,
+                e.deposit_id,
+                e.amount_minor,
+                iso(at),
+                micros(at),
+            )
 
         def on_locked(w: Writes, e: Any, position: int) -> None:
             at = e.timestamp
-            w.add(lock, position, e.player_id, e.withdrawal_id, e.amount_minor, iso(at), micros(at))
+            w.insert(
+                locks,
+                lock,
+                position,
+                e.player_id,
+                e.withdrawal_id,
+                e.amount_minor,
+                iso(at),
+                micros(at),
+            )
 
         return {
             "Draw.Executed": on_draw,
