@@ -46,15 +46,43 @@ class Writes:
         self._runs: list[tuple[str | tuple[str, tuple[str, ...]] | Merge, list[Sequence[object]]]]
         self._runs = []
         self._merged: dict[Merge, dict[tuple[object, ...], list[Any]]] = {}
+        self._keyed: dict[object, list[tuple[str, tuple[object, ...]]]] = {}
 
     def add(self, sql: str, *params: object) -> None:
+        if self._keyed:
+            self._settle_keyed()
         if self._runs and self._runs[-1][0] == sql:
             self._runs[-1][1].append(params)
         else:
             self._runs.append((sql, [params]))
 
+    def add_for(self, key: object, sql: str, *params: object) -> None:
+        """A statement that writes only rows of ``key`` (a player, say) and reads no row that
+        another key's statements write: statements of different keys commute, so the ones
+        added one after the other are flushed in rounds — the first of every key, then the
+        second… — each round's same statements as one ``executemany``. A key's own
+        statements keep their order, and any other statement added after them goes after
+        them all."""
+        statements = self._keyed.get(key)
+        if statements is None:
+            self._keyed[key] = [(sql, params)]
+        else:
+            statements.append((sql, params))
+
+    def _settle_keyed(self) -> None:
+        keyed, self._keyed = list(self._keyed.values()), {}
+        for turn in range(max(len(statements) for statements in keyed)):
+            runs: dict[str, list[Sequence[object]]] = {}
+            for statements in keyed:
+                if turn < len(statements):
+                    sql, params = statements[turn]
+                    runs.setdefault(sql, []).append(params)
+            self._runs.extend(runs.items())
+
     def insert(self, table: str, columns: tuple[str, ...], *values: object) -> None:
         """A row for ``table``, values in the order of ``columns``."""
+        if self._keyed:
+            self._settle_keyed()
         target = (table, columns)
         if self._runs and self._runs[-1][0] == target:
             self._runs[-1][1].append(values)
@@ -82,6 +110,8 @@ class Writes:
     def cut(self) -> None:
         """The changes merged so far are flushed before any statement added after this: for
         a statement that does not commute with them (one that sets a column they add to)."""
+        if self._keyed:
+            self._settle_keyed()
         for merge, merged in self._merged.items():
             self._runs.append((merge, [(*values, *key) for key, values in merged.items()]))
         self._merged = {}
@@ -141,13 +171,17 @@ class LedgerView(TrackingRecorder):
         return f"rm_{self.name}_v{self.version}_{short}"
 
     def create(self, ddl: Sequence[str]) -> None:
-        """Create this version's tables (DDL names them ``{short}``) and its tracking row."""
+        """Create this version's tables (DDL names them ``{short}``) and its tracking row.
+
+        Each statement commits on its own (they are idempotent): ``CREATE INDEX IF NOT
+        EXISTS`` locks its table even when the index exists, and a transaction holding such
+        locks while it waits for the tracking row, which a projector writing these tables
+        holds, would deadlock with that projector."""
         names = _TableNames(self)
+        for statement in (TRACKING_DDL, ACTIVE_DDL, *(s.format_map(names) for s in ddl)):
+            with self.store.transaction() as tx:
+                tx.execute(statement)
         with self.store.transaction() as tx:
-            tx.execute(TRACKING_DDL)
-            tx.execute(ACTIVE_DDL)
-            for statement in ddl:
-                tx.execute(statement.format_map(names))
             tx.execute(
                 "INSERT INTO rm_tracking (projection, version, position) VALUES (%s, %s, 0) "
                 "ON CONFLICT (projection, version) DO NOTHING",

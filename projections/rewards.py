@@ -238,13 +238,15 @@ class RewardsProjection(LedgerProjection):
         def on_draws(w: Writes, e: Any, _: int) -> None:
             if not e.results:  # refused: nothing was played
                 return
-            at = moment_of(e)
+            # Every statement here writes and reads only this player's rows (and missions,
+            # which no draw changes): keyed by player, a page's draws go in a few rounds.
+            player, at = e.player_id, moment_of(e)
             stamp, day = iso(at), at.date()
-            w.add(drew, e.player_id, day.toordinal())
-            counted(w, e.player_id, "draws_today", len(e.results), at)
-            streak_args = (day.isoformat(), stamp, e.player_id, *window(at, "draw_streak"))
-            w.add(best_streak, *streak_args)
-            w.add(completed, stamp, stamp, e.player_id)
+            w.add_for(player, drew, player, day.toordinal())
+            today = day.isoformat()
+            w.add_for(player, add, player, today, len(e.results), stamp, *window(at, "draws_today"))
+            w.add_for(player, best_streak, today, stamp, player, *window(at, "draw_streak"))
+            w.add_for(player, completed, stamp, stamp, player)
 
         def on_deposit(w: Writes, e: Any, _: int) -> None:
             at = moment_of(e)
