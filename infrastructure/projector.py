@@ -5,7 +5,9 @@
   statements pipelined; the next page is read meanwhile. Only events a projection handles are
   decoded (in Postgres, even read).
 * Live: when caught up it sleeps until Postgres NOTIFY says new events were recorded (the event
-  store sends one per insert), or polls when embedded (SQLite has no notifications).
+  store sends one per insert), or polls when embedded (SQLite has no notifications). While
+  events keep coming it waits ``gather_s`` more after each wake-up, so that pages grow with the
+  rate instead of holding one commit's events each.
 * Faults: an event a projection cannot handle (a poison event) stops that projection only, with
   the notification id and error in its status; the others keep running. A lost database
   connection is retried with backoff.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import select
 import sqlite3
 import threading
 import time
@@ -42,7 +45,7 @@ from projections.base import (
     Writes,
     write_batches,
 )
-from projections.catalog import active_version
+from projections.catalog import active_versions
 
 __all__ = ["Leases", "Projector", "ProjectionStatus", "Waker"]
 
@@ -51,6 +54,7 @@ _TRANSIENT = (psycopg.OperationalError, sqlite3.OperationalError, es_persistence
 
 log = logging.getLogger(__name__)
 VERSION_CHECK_S = 2.0
+GATHER_S = 0.005
 
 
 class _Skipped:
@@ -61,6 +65,8 @@ _SKIPPED = _Skipped()
 
 # A page entry: notification id, topic, and the notification (None: its state was not read).
 _Entry = tuple[int, str, Notification | None]
+# Projections writing to one read store: each with its events and the statements they make.
+_Group = list[tuple[LedgerProjection, list[tuple[Any, int]], Writes]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +127,15 @@ class Leases:
         return int.from_bytes(digest[:8], "big", signed=True)
 
     def check(self) -> None:
-        """Drop every lease if their connection died (the server released the locks then)."""
+        """Drop every lease if their connection died (the server released the locks then).
+
+        The connection is idle between acquires: the server sends nothing on it unless it
+        ends it (a terminated backend, a restart), so only when there is something to read
+        does a query find out (a round trip per step costs more than the step's writes when
+        following live)."""
         if self._conn is None or not self._held:
+            return
+        if not self._conn.closed and not select.select([self._conn.fileno()], [], [], 0)[0]:
             return
         try:
             self._conn.execute("SELECT 1")
@@ -167,10 +180,14 @@ class Projector:
         lease_scope: str = "public",
         batch_size: int = 1_000,
         poll_s: float = 0.2,
+        gather_s: float = GATHER_S,
     ) -> None:
+        """``gather_s``: while events keep arriving, how long to wait after a wake-up for
+        more of them to join the page (bounded added lag, fewer and fuller pages)."""
         self._ledger = ledger
         self._projections = list(projections)
         self._batch_size = batch_size
+        self._gather_s = gather_s
         channel = getattr(ledger.recorder, "channel_name", None)
         self._waker = Waker(conninfo, channel, poll_s)
         self._leases = Leases(conninfo, lease_scope)
@@ -181,8 +198,13 @@ class Projector:
         self._lock = threading.Lock()
         self._versions_checked = time.monotonic()
         self._page_sql: sql.Composed | None = None
+        self._known_topics: set[str] = set()  # topics whose event class exists here
         self._pool: ThreadPoolExecutor | None = None
         self._ahead: tuple[int, frozenset[str], Future[Sequence[_Entry]]] | None = None
+        # The page being written in the background (catching up), and the positions it moves
+        # its projections to once committed.
+        self._writing: tuple[Future[list[Exception | None]], list[_Group]] | None = None
+        self._writing_to: dict[str, int] = {}
 
     # ---- running -------------------------------------------------------------------------------
 
@@ -202,21 +224,31 @@ class Projector:
             try:
                 if not self._positions:
                     self.prepare()
-                processed = self.step()
+                processed = self.step(overlap=True)
                 delay = 0.1
             except Exception as error:  # the store went away: keep trying
                 log.warning("projector step failed, retrying in %.1fs: %s", delay, error)
+                self._abandon_write()
                 self._positions.clear()
                 stop.wait(delay)
                 delay = min(delay * 2, 5.0)
                 continue
             if processed < self._batch_size:
                 self._waker.wait(timeout=1.0)
+                if processed and self._gather_s > 0:
+                    # Events are arriving (the last page had some): a page's cost is mostly
+                    # per page, so let a few ms of them gather instead of one page each.
+                    stop.wait(self._gather_s)
         self.close()
 
     def close(self) -> None:
-        """Release the advisory locks (a standby takes over), the LISTEN connection and the
-        worker threads."""
+        """Finish the page being written, then release the advisory locks (a standby takes
+        over), the LISTEN connection and the worker threads."""
+        try:
+            self._settle()
+        except Exception as error:  # its projections start again from what is committed
+            log.warning("the last page was not written: %r", error)
+            self._abandon_write()
         self._waker.close()
         self._leases.close()
         self._ahead = None
@@ -230,9 +262,14 @@ class Projector:
         if now - self._versions_checked < VERSION_CHECK_S:
             return
         self._versions_checked = now
+        self._settle()  # a switch resets positions: none may be moving meanwhile
+        active: dict[int, dict[str, int]] = {}  # per read store
         for index, projection in enumerate(self._projections):
-            cls = type(projection)
-            version = active_version(projection.view.store, cls)
+            cls, store = type(projection), projection.view.store
+            versions = active.get(id(store))
+            if versions is None:
+                versions = active[id(store)] = active_versions(store)
+            version = versions.get(cls.name, cls.version)
             # Only forward: a rebuild's own projector runs ahead of the active version.
             if version > projection.view.version:
                 log.info("projection %s switches to version %s", cls.name, version)
@@ -240,38 +277,51 @@ class Projector:
                 self._projections[index].create()
                 self._positions[cls.name] = self._projections[index].view.position()
 
-    def step(self) -> int:
+    def step(self, overlap: bool = False) -> int:
         """Apply the next page of notifications to every running projection; returns how many
-        notifications the page had (0 when every projection is caught up)."""
+        notifications the page had (0 when every projection is caught up).
+
+        With ``overlap`` (``run`` and ``catch_up``), a full page (catching up) is written in
+        the background while the next step works out the next one: the Python work of one
+        page and the database's of the one before take turns less. A step that returns 0, or
+        whose page is not full, or without ``overlap``, returns with everything written."""
         self._follow_rebuilds()
         self._leases.check()
         active = [p for p in self._projections if self._is_active(p)]
         if not active:
+            self._settle()
             return 0
-        start = min(self._positions[p.name] for p in active) + 1
+        start = min(self._expected(p.name) for p in active) + 1
         wanted = frozenset().union(*(p.handled for p in active))
         page = self._read_ahead_page(start, wanted) or self._select(start, wanted)
         if not page:
+            self._settle()
             return 0
         events, undecodable = self._decode(page, wanted)
-        if len(page) == self._batch_size and undecodable is None:
-            # A backlog: read the next page while this one is applied (it is the next one
-            # unless a projection fails or a lease changes hands; then it is dropped).
+        backlog = len(page) == self._batch_size and undecodable is None
+        if backlog:
+            # Read the next page while this one is applied (it is the next one unless a
+            # projection fails or a lease changes hands; then it is dropped).
             after = page[-1][0] + 1
             self._ahead = (after, wanted, self._workers().submit(self._select, after, wanted))
         jobs = []
         for projection in active:
-            after = self._positions[projection.name]
+            after = self._expected(projection.name)
             mine = events if after < start else [(e, i) for e, i in events if i > after]
             if mine:
                 jobs.append((projection, mine))
-        self._apply_all(jobs)
+        if not self._apply_all(jobs, in_background=backlog and overlap):
+            return len(page)  # worked out again by the next step
         for projection in active:
             if undecodable is not None and projection.name not in self._failed:
                 position, error = undecodable
                 if self._positions[projection.name] < position:
                     self._fail(projection, position, None, error)
         return len(page)
+
+    def _expected(self, name: str) -> int:
+        """A projection's position once the page being written (if any) has committed."""
+        return self._writing_to.get(name, self._positions[name])
 
     def _workers(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -285,42 +335,99 @@ class Projector:
             return []
         return ahead[2].result()
 
-    def _apply_all(self, jobs: list[tuple[LedgerProjection, list[tuple[Any, int]]]]) -> None:
+    def _apply_all(
+        self, jobs: list[tuple[LedgerProjection, list[tuple[Any, int]]]], in_background: bool
+    ) -> bool:
         """Every projection's batch in one transaction with every tracking position: one
         commit per page instead of one per projection (following live, with many projections
         and small pages, the commits were most of the work). A projection whose handler
         fails on an event, and every projection when the shared transaction fails (a position
         moved by another writer, a statement that one projection's rows broke), is applied
-        on its own, so that a poison event stops only its projection. Every batch has
-        finished (committed, rolled back, or stopped its projection) before this returns or
-        raises."""
-        prepared: list[tuple[LedgerProjection, list[tuple[Any, int]], Writes]] = []
+        on its own, so that a poison event stops only its projection.
+
+        The batches are worked out (Python) while the previous page is still being written;
+        then that write is waited for. If it did not go as expected (a projection failed or
+        was moved), nothing more is done and False is returned: the page is worked out again
+        from what was committed. Else the batches are written, in the background when
+        ``in_background`` (the next step waits for them), and True is returned."""
+        expected = {projection.name: self._expected(projection.name) for projection, _ in jobs}
+        prepared: _Group = []
+        poisoned = []
         for projection, events in jobs:
             try:
-                writes = projection.prepare_batch(events)
+                prepared.append((projection, events, projection.prepare_batch(events)))
             except Exception:
-                self._apply(projection, events)  # finds the poison event
-                continue
-            prepared.append((projection, events, writes))
-        stores: dict[int, list[tuple[LedgerProjection, list[tuple[Any, int]], Writes]]] = {}
+                poisoned.append((projection, events))
+        self._settle()
+        if any(self._positions.get(name) != at for name, at in expected.items()):
+            return False
+        for projection, events in poisoned:
+            self._apply(projection, events)  # finds the poison event
+        stores: dict[int, _Group] = {}
         for entry in prepared:
             stores.setdefault(id(entry[0].view.store), []).append(entry)
-        for together in stores.values():
-            batches = [
-                Batch(p.view, self._positions[p.name], events[-1][1], writes)
-                for p, events, writes in together
-            ]
+        groups = list(stores.values())
+        if not groups:
+            return True
+        writes = [
+            [Batch(p.view, self._positions[p.name], events[-1][1], w) for p, events, w in group]
+            for group in groups
+        ]
+        if in_background:
+            self._writing = (self._workers().submit(self._write, writes), groups)
+            self._writing_to = {p.name: events[-1][1] for p, events, _ in prepared}
+        else:
+            self._record(groups, self._write(writes))
+        return True
+
+    @staticmethod
+    def _write(groups: list[list[Batch]]) -> list[Exception | None]:
+        """Each group's batches in one transaction (``write_batches``); what each raised."""
+        outcomes: list[Exception | None] = []
+        for batches in groups:
             try:
-                write_batches(together[0][0].view.store, batches)
-            except _TRANSIENT:
-                raise
+                write_batches(batches[0].view.store, batches)
             except Exception as error:
+                outcomes.append(error)
+            else:
+                outcomes.append(None)
+        return outcomes
+
+    def _record(self, groups: list[_Group], outcomes: list[Exception | None]) -> None:
+        """Move the positions of the groups written; apply the others projection by
+        projection (a store failure is raised once every group is dealt with). A projection
+        that went standby meanwhile is left alone: its lease holder takes it from the
+        database."""
+        transient: Exception | None = None
+        for group, error in zip(groups, outcomes, strict=True):
+            mine = [(p, events) for p, events, _ in group if p.name in self._positions]
+            if error is None:
+                for projection, events in mine:
+                    self._positions[projection.name] = events[-1][1]
+            elif isinstance(error, _TRANSIENT):
+                transient = transient or error
+            else:
                 log.info("applying a page projection by projection after %r", error)
-                for projection, events, _ in together:
+                for projection, events in mine:
                     self._apply(projection, events)
-                continue
-            for projection, events, _ in together:
-                self._positions[projection.name] = events[-1][1]
+        if transient is not None:
+            raise transient
+
+    def _settle(self) -> None:
+        """Wait for the page being written, if any, and take in its outcome."""
+        writing, self._writing = self._writing, None
+        self._writing_to = {}
+        if writing is not None:
+            future, groups = writing
+            self._record(groups, future.result())
+
+    def _abandon_write(self) -> None:
+        """Wait for the page being written, if any, whatever its outcome (positions are
+        read again from the database after this)."""
+        writing, self._writing = self._writing, None
+        self._writing_to = {}
+        if writing is not None:
+            writing[0].exception()
 
     def _select(self, start: int, wanted: frozenset[str]) -> Sequence[_Entry]:
         """The next page of the log as (id, topic, notification). In Postgres an event whose
@@ -378,7 +485,9 @@ class Projector:
                 else:
                     # Not decoded, but its class must exist: an event type this code does not
                     # know (written by a newer release) is a poison event, not something to skip.
-                    resolve_topic(topic)
+                    if topic not in self._known_topics:
+                        resolve_topic(topic)
+                        self._known_topics.add(topic)
                     event = _SKIPPED
             except Exception as error:
                 return events, (position, error)
@@ -393,7 +502,7 @@ class Projector:
         try:
             while time.monotonic() < deadline:
                 self._leases.unreachable = False
-                if self.step():
+                if self.step(overlap=True):
                     continue
                 if not self._leases.unreachable:
                     break  # caught up (or another process holds the lease)

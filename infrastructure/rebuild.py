@@ -36,7 +36,7 @@ def rebuild(
     projector = Projector(ledger, [cls(view)], batch_size=batch_size)
     projector.prepare()
     while True:
-        while projector.step():
+        while projector.step(overlap=True):  # the last step, returning 0, has written all
             if progress:
                 status = projector.status()[0]
                 progress(status.position, status.head)

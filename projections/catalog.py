@@ -18,7 +18,7 @@ from projections.rewards import RewardsProjection
 from projections.risk import RiskProjection
 from projections.store import ReadStore
 
-__all__ = ["ALL", "active_version", "build", "names"]
+__all__ = ["ALL", "active_version", "active_versions", "build", "names"]
 
 ALL: list[type[LedgerProjection]] = [
     BalancesProjection,
@@ -48,6 +48,15 @@ def active_version(store: ReadStore, cls: type[LedgerProjection]) -> int:
         tx.execute(ACTIVE_DDL)
         row = tx.fetchone("SELECT version FROM rm_active WHERE projection = %s", (cls.name,))
     return int(row[0]) if row else cls.version
+
+
+def active_versions(store: ReadStore) -> dict[str, int]:
+    """Every projection's active version (a projection never rebuilt has no entry), in one
+    query."""
+    with store.transaction() as tx:
+        tx.execute(ACTIVE_DDL)
+        rows = tx.fetchall("SELECT projection, version FROM rm_active")
+    return {str(name): int(version) for name, version in rows}
 
 
 def build(store: ReadStore, selected: Sequence[str] | None = None) -> list[LedgerProjection]:
