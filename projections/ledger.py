@@ -32,32 +32,56 @@ WALLET_EVENTS = [
 
 
 # The projector hands the same decoded event to each of these projections in turn: work out
-# its postings once. Keyed by id(); the entry keeps the event alive, so an id is not reused
-# while its entry exists, and a hit is checked to be that very event.
-_POSTINGS: dict[int, tuple[object, list[Posting]]] = {}
-_POSTINGS_KEPT = 4_096
+# its postings and its time once. Keyed by id(); the entry keeps the event alive, so an id is
+# not reused while its entry exists, and a hit is checked to be that very event.
+_FACTS: dict[int, tuple[object, list[Posting], str]] = {}
+_FACTS_KEPT = 4_096
+# account -> (player, balance) for a player's account, None for any other: a few accounts per
+# player, looked up several times per event.
+_ACCOUNTS: dict[str, tuple[str, str] | None] = {}
+_ACCOUNTS_KEPT = 100_000
+
+
+def _facts(event: Any) -> tuple[list[Posting], str]:
+    """``postings_for(event)`` and ``iso(event.timestamp)``, once per event object."""
+    hit = _FACTS.get(id(event))
+    if hit is not None and hit[0] is event:
+        return hit[1], hit[2]
+    if len(_FACTS) >= _FACTS_KEPT:
+        _FACTS.clear()
+    postings, at = postings_for(event), iso(event.timestamp)
+    _FACTS[id(event)] = (event, postings, at)
+    return postings, at
 
 
 def shared_postings(event: object) -> list[Posting]:
     """``postings_for(event)``, computed once per event object (do not mutate the list)."""
-    hit = _POSTINGS.get(id(event))
-    if hit is not None and hit[0] is event:
-        return hit[1]
-    if len(_POSTINGS) >= _POSTINGS_KEPT:
-        _POSTINGS.clear()
-    postings = postings_for(event)
-    _POSTINGS[id(event)] = (event, postings)
-    return postings
+    return _facts(event)[0]
+
+
+def player_account(account: str) -> tuple[str, str] | None:
+    """(player, balance) of a player's account (``player:{id}:{balance}``), else None."""
+    try:
+        return _ACCOUNTS[account]
+    except KeyError:
+        pass
+    if len(_ACCOUNTS) >= _ACCOUNTS_KEPT:
+        _ACCOUNTS.clear()
+    split = None
+    if account.startswith("player:"):
+        owner, _, balance = account.removeprefix("player:").rpartition(":")
+        split = (owner, balance)
+    _ACCOUNTS[account] = split
+    return split
 
 
 def player_deltas(event: Any) -> dict[str, int]:
     """balance -> change, for the player named in the event's postings."""
     deltas = dict.fromkeys(_BALANCES, 0)
     for posting in shared_postings(event):
-        if posting.account.startswith("player:"):
-            balance = posting.account.rpartition(":")[2]
-            if balance in deltas:
-                deltas[balance] += posting.amount_minor
+        split = player_account(posting.account)
+        if split is not None and split[1] in deltas:
+            deltas[split[1]] += posting.amount_minor
     return deltas
 
 
@@ -92,15 +116,42 @@ class BalancesProjection(LedgerProjection):
             )
 
         def on_changed(w: Writes, e: Any, _: int) -> None:
-            d = player_deltas(e)
+            postings, at = _facts(e)
+            d = dict.fromkeys(_BALANCES, 0)
+            for posting in postings:
+                split = player_account(posting.account)
+                if split is not None and split[1] in d:
+                    d[split[1]] += posting.amount_minor
             sums = (d["available"], d["locked"], d["bonus"])
-            w.merge(
-                changed, (str(e.originator_id),), sums, (e.originator_version, iso(e.timestamp))
-            )
+            w.merge(changed, (str(e.originator_id),), sums, (e.originator_version, at))
 
         handlers: dict[str, Handler] = {f"Wallet.{n}": on_changed for n in WALLET_EVENTS}
         handlers["Wallet.Opened"] = on_opened
         return handlers
+
+
+_REFERENCES = ("deposit_id", "withdrawal_id", "draw_id", "source")
+_DECLARED: dict[type, frozenset[str]] = {}  # event class -> its reference fields
+
+
+def _reference(event: Any) -> str | None:
+    """The first of the event's deposit, withdrawal or draw id, or source, that is set.
+
+    ``getattr(event, name, None)`` for a name the class does not declare raises (and catches)
+    an AttributeError: those names are looked up in the event's own attributes instead."""
+    cls = type(event)
+    declared = _DECLARED.get(cls)
+    if declared is None:
+        fields = getattr(cls, "__dataclass_fields__", None)
+        declared = _DECLARED[cls] = frozenset(
+            _REFERENCES if fields is None else [f for f in _REFERENCES if f in fields]
+        )
+    own = getattr(event, "__dict__", {})
+    for name in _REFERENCES:
+        value = getattr(event, name, None) if name in declared else own.get(name)
+        if value is not None:
+            return str(value)
+    return None
 
 
 class HistoryProjection(LedgerProjection):
@@ -121,22 +172,15 @@ class HistoryProjection(LedgerProjection):
         columns += ("currency", "kind", "reference", "at")
 
         def on_money(w: Writes, e: Any, position: int) -> None:
-            postings = shared_postings(e)
+            postings, at = _facts(e)
             if not postings:
                 return
             kind = type(e).__name__
-            reference = next(
-                (
-                    str(getattr(e, f))
-                    for f in ("deposit_id", "withdrawal_id", "draw_id", "source")
-                    if getattr(e, f, None) is not None
-                ),
-                None,
-            )
-            at = iso(e.timestamp)
+            reference = _reference(e)
             for line, posting in enumerate(postings):
-                if posting.account.startswith("player:"):
-                    owner, _, balance = posting.account.removeprefix("player:").rpartition(":")
+                split = player_account(posting.account)
+                if split is not None:
+                    owner, balance = split
                     w.insert(
                         table,
                         columns,
