@@ -14,7 +14,7 @@ from psycopg_pool import ConnectionPool
 
 from projections.store import Merge, Row, insert_sql
 
-__all__ = ["PostgresReadStore", "SqliteReadStore"]
+__all__ = ["COPY_FROM_ROWS", "PostgresReadStore", "SqliteReadStore"]
 
 
 # Fewer rows than this go as one pipelined ``INSERT … SELECT FROM unnest(arrays)`` instead of a

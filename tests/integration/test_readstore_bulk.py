@@ -6,7 +6,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from infrastructure.readstore import PostgresReadStore, SqliteReadStore
+from infrastructure.readstore import COPY_FROM_ROWS, PostgresReadStore, SqliteReadStore
 from infrastructure.settings import Settings
 from projections.store import Merge, ReadStore
 
@@ -30,6 +30,8 @@ def test_bulk_writes_agree_between_the_stores(pg_settings: Settings) -> None:
         PostgresReadStore(url, pg_settings.schema, size=1),
     ]
     rows = [(f"k{i}", "EUR", i * 10**12, i, note) for i, note in enumerate(ODD)]
+    # as many again in one write: a COPY in Postgres (the rows above: one INSERT over arrays)
+    many = [(f"m{i}", "EUR", -i, i, ODD[i % len(ODD)]) for i in range(COPY_FROM_ROWS)]
     upsert = Merge("bulk", ("k", "c"), ("n", "m"), ("note",), insert=True)
     update = Merge("bulk", ("k", "c"), ("n",), ("note",))
     try:
@@ -37,6 +39,7 @@ def test_bulk_writes_agree_between_the_stores(pg_settings: Settings) -> None:
             with store.transaction() as tx:
                 tx.execute(DDL.format(t="bulk"))
                 tx.insert_rows("bulk", ("k", "c", "n", "m", "note"), rows)
+                tx.insert_rows("bulk", ("k", "c", "n", "m", "note"), many)
             with store.transaction() as tx:
                 # upsert: two existing keys, one new; update: one existing key, one missing
                 tx.merge_rows(upsert, [(5, 1, "x\ty", "k0", "EUR"), (-7, 2, None, "k1", "EUR")])
@@ -48,6 +51,7 @@ def test_bulk_writes_agree_between_the_stores(pg_settings: Settings) -> None:
         expected[1] = ("k1", "EUR", 10**12 - 7, 3, None)
         expected[2] = ("k2", "EUR", 2 * 10**12 + 100, 2, "upd")
         expected.append(("k9", "USD", 3, 1, "new"))
+        expected += many
         for store in stores:
             assert _rows(store) == sorted(expected), store.dialect
     finally:
