@@ -47,7 +47,7 @@ from projections.base import (
 )
 from projections.catalog import active_versions
 
-__all__ = ["Leases", "Projector", "ProjectionStatus", "Waker"]
+__all__ = ["GATHER_S", "Leases", "Projector", "ProjectionStatus", "Waker"]
 
 # Store failures: retried by ``run``, never mistaken for a poison event.
 _TRANSIENT = (psycopg.OperationalError, sqlite3.OperationalError, es_persistence.OperationalError)

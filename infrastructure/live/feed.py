@@ -15,7 +15,8 @@ Each player's messages of a page go out together (``LiveBus.publish_batch``: one
 per page, one PUBLISH per player). Its position is not tracked: after a restart (or when a standby
 takes over) it starts at the head, and clients refetch on reconnect. On Postgres it holds an
 advisory lock (the projector's ``Leases``) so that one process per deployment publishes; it wakes on
-the event store's NOTIFY (the projector's ``Waker``), and polls every 50 ms when embedded.
+the event store's NOTIFY (the projector's ``Waker``), and polls every 50 ms when embedded; while
+events keep coming it waits a few ms after a wake-up (``gather_s``) so that a page holds more.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from uuid import UUID
 
 from application.ledger import Ledger
 from infrastructure.live.bus import LiveBus, Message
-from infrastructure.projector import Leases, Waker
+from infrastructure.projector import GATHER_S, Leases, Waker
 
 __all__ = ["LEASE", "LiveFeed", "draw_message"]
 
@@ -70,12 +71,15 @@ class LiveFeed:
         lease_scope: str = "public",
         batch_size: int = 500,
         poll_s: float = 0.05,
+        gather_s: float = GATHER_S,
     ) -> None:
         """``conninfo`` (Postgres) enables the lease and NOTIFY wake-ups; None means embedded:
-        always the leader, polling every ``poll_s``."""
+        always the leader, polling every ``poll_s``. ``gather_s``: as the projector's, how long
+        to wait after a wake-up for more events while they keep coming."""
         self._ledger = ledger
         self._bus = bus
         self._batch_size = batch_size
+        self._gather_s = gather_s
         self._waker = Waker(conninfo, getattr(ledger.recorder, "channel_name", None), poll_s)
         self._leases = Leases(conninfo, lease_scope)
         self._position: int | None = None  # None while not the leader
@@ -138,6 +142,8 @@ class LiveFeed:
                 continue
             if published < self._batch_size:
                 self._waker.wait(timeout=0.5)
+                if published and self._gather_s > 0:
+                    self._stop.wait(self._gather_s)  # fewer, fuller pages while busy
 
     def step(self) -> int:
         """Publish the next page after the position; returns how many notifications it had."""
