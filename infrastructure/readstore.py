@@ -12,7 +12,7 @@ from typing import Any
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
-from projections.store import Merge, Row, insert_sql
+from projections.store import Merge, Row, SetStatement, insert_sql
 
 __all__ = ["COPY_FROM_ROWS", "PostgresReadStore", "SqliteReadStore"]
 
@@ -54,6 +54,14 @@ def _text_array(values: Sequence[object]) -> str:
         else:
             raise TypeError(f"not a string for a text column: {value!r}")
     return "{" + ",".join(parts) + "}"
+
+
+def _array_literal(kind: str, values: Sequence[object]) -> str:
+    if kind in _INTEGER_TYPES:
+        return _integer_array(values)
+    if kind == "text":
+        return _text_array(values)
+    raise TypeError(f"no array literal for {kind}")
 
 
 class _PgTx:
@@ -139,6 +147,20 @@ class _PgTx:
             )
         self._pipelined()
         self._conn.execute(statement, arrays)
+
+    def execute_set(self, statement: SetStatement, rows: Sequence[Sequence[object]]) -> None:
+        """One row: its own (prepared) statement; more: the set form over column arrays."""
+        if len(rows) == 1:
+            self.send(statement.one, rows[0])
+            return
+        names = ", ".join(name for name, _ in statement.columns)
+        arrays = ", ".join(f"%s::{kind}[]" for _, kind in statement.columns)
+        params = [
+            _array_literal(kind, values)
+            for (_, kind), values in zip(statement.columns, zip(*rows, strict=True), strict=True)
+        ]
+        source = f"unnest({arrays}) AS src ({names})"
+        self.send(statement.many.replace("{src}", source), params)
 
     def _unnest(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]
@@ -246,6 +268,9 @@ class _SqliteTx:
 
     def merge_rows(self, merge: Merge, rows: Sequence[Sequence[object]]) -> None:
         self.executemany(merge.row_sql(), rows)
+
+    def execute_set(self, statement: SetStatement, rows: Sequence[Sequence[object]]) -> None:
+        self.executemany(statement.one, rows)
 
     def fetchone(self, sql: str, params: Sequence[object] = ()) -> Row | None:
         row = self._conn.execute(self._sql(sql), params).fetchone()

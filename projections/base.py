@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.projection import Projection
 
-from projections.store import Merge, ReadStore, ReadTx
+from projections.store import Merge, ReadStore, ReadTx, SetStatement
 
 __all__ = [
     "ACTIVE_DDL",
@@ -36,6 +36,10 @@ __all__ = [
 ]
 
 
+# What a run of rows goes to: a statement, a (table, columns) insert, a Merge, a SetStatement.
+_Target = str | tuple[str, tuple[str, ...]] | Merge | SetStatement
+
+
 class Writes:
     """The statements a batch of events turns into, flushed in order; runs of the same
     statement go as one ``executemany``, runs of inserts into the same table as one
@@ -43,10 +47,9 @@ class Writes:
     one ``merge_rows`` per Merge. In Postgres they are pipelined: one round trip in all."""
 
     def __init__(self) -> None:
-        self._runs: list[tuple[str | tuple[str, tuple[str, ...]] | Merge, list[Sequence[object]]]]
-        self._runs = []
+        self._runs: list[tuple[_Target, list[Sequence[object]]]] = []
         self._merged: dict[Merge, dict[tuple[object, ...], list[Any]]] = {}
-        self._keyed: dict[object, list[tuple[str, tuple[object, ...]]]] = {}
+        self._keyed: dict[object, list[tuple[str | SetStatement, tuple[object, ...]]]] = {}
 
     def add(self, sql: str, *params: object) -> None:
         if self._keyed:
@@ -56,13 +59,13 @@ class Writes:
         else:
             self._runs.append((sql, [params]))
 
-    def add_for(self, key: object, sql: str, *params: object) -> None:
+    def add_for(self, key: object, sql: str | SetStatement, *params: object) -> None:
         """A statement that writes only rows of ``key`` (a player, say) and reads no row that
         another key's statements write: statements of different keys commute, so the ones
         added one after the other are flushed in rounds — the first of every key, then the
-        second… — each round's same statements as one ``executemany``. A key's own
-        statements keep their order, and any other statement added after them goes after
-        them all."""
+        second… — each round's same statements as one ``executemany`` (a SetStatement: as
+        one statement over the round's rows, where the store can). A key's own statements
+        keep their order, and any other statement added after them goes after them all."""
         statements = self._keyed.get(key)
         if statements is None:
             self._keyed[key] = [(sql, params)]
@@ -72,7 +75,7 @@ class Writes:
     def _settle_keyed(self) -> None:
         keyed, self._keyed = list(self._keyed.values()), {}
         for turn in range(max(len(statements) for statements in keyed)):
-            runs: dict[str, list[Sequence[object]]] = {}
+            runs: dict[str | SetStatement, list[Sequence[object]]] = {}
             for statements in keyed:
                 if turn < len(statements):
                     sql, params = statements[turn]
@@ -121,6 +124,8 @@ class Writes:
         for target, rows in self._runs:
             if isinstance(target, Merge):
                 tx.merge_rows(target, rows)
+            elif isinstance(target, SetStatement):
+                tx.execute_set(target, rows)
             elif isinstance(target, tuple):
                 tx.insert_rows(*target, rows)
             elif len(rows) == 1:

@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 
 from domain.rewards import referral_code
 from projections.base import Handler, LedgerProjection, Writes, iso
+from projections.store import SetStatement
 
 __all__ = ["SHARED_DEVICE_OR_IP", "RewardsProjection", "moment_of"]
 
@@ -155,7 +156,7 @@ class RewardsProjection(LedgerProjection):
 
     # ---- progress ------------------------------------------------------------------------------
 
-    def _progress_handlers(self) -> dict[str, Handler]:
+    def _progress_handlers(self) -> dict[str, Handler]:  # noqa: PLR0915 - shared SQL fragments
         progress, missions = self.t("progress"), self.t("missions")
         players, accounts = self.t("players"), self.t("accounts")
         # The missions of one kind that are active at a moment, and the period it falls in.
@@ -164,29 +165,30 @@ class RewardsProjection(LedgerProjection):
             " AND (m.starts_at IS NULL OR m.starts_at <= %s)"
             " AND (m.ends_at IS NULL OR m.ends_at > %s)"
         )
-        insert = (
+        into = (
             f"INSERT INTO {progress} (player_id, source, period, progress, target, state, award,"
-            " reward_kind, reward_minor, updated_at) SELECT {player}, m.mission_key,"
+            " reward_kind, reward_minor, updated_at)"
+        )
+        insert = into + (
+            " SELECT {player}, m.mission_key,"
             " CASE WHEN m.cadence = 'daily' THEN %s ELSE 'once' END, {value}, m.target, 'open',"
             " m.award, m.reward_kind, m.reward_minor, %s"
         )
         conflict = " ON CONFLICT (player_id, source, period) DO "
-        add = (
-            insert.format(player="%s", value="%s")
-            + active.format(join="")
-            + conflict
-            + (
-                f"UPDATE SET progress = {progress}.progress + excluded.progress,"
-                " updated_at = excluded.updated_at"
-            )
+        summed = conflict + (
+            f"UPDATE SET progress = {progress}.progress + excluded.progress,"
+            " updated_at = excluded.updated_at"
+        )
+        add = insert.format(player="%s", value="%s") + active.format(join="") + summed
+        bettered = conflict + (
+            f"UPDATE SET progress = CASE WHEN excluded.progress > {progress}.progress"
+            f" THEN excluded.progress ELSE {progress}.progress END,"
+            " updated_at = excluded.updated_at"
         )
         best_streak = (
             insert.format(player="p.player_id", value="p.streak")
             + active.format(join=f" JOIN {players} p ON p.player_id = %s")
-            + conflict
-            + f"UPDATE SET progress = CASE WHEN excluded.progress > {progress}.progress"
-            f" THEN excluded.progress ELSE {progress}.progress END,"
-            " updated_at = excluded.updated_at"
+            + bettered
         )
         first_deposit = (
             insert.format(player="p.player_id", value="1")
@@ -210,9 +212,8 @@ class RewardsProjection(LedgerProjection):
             "player_id = %s",
             f"player_id = (SELECT player_id FROM {accounts} WHERE account_id = %s)",
         )
-        drew = (
-            f"INSERT INTO {players} (player_id, deposits, last_draw_day, streak)"
-            " VALUES (%s, 0, %s, 1) ON CONFLICT (player_id) DO UPDATE SET"
+        streak = (
+            f" ON CONFLICT (player_id) DO UPDATE SET"
             f" streak = CASE WHEN {players}.last_draw_day IS NULL THEN 1"
             f" WHEN {players}.last_draw_day >= excluded.last_draw_day THEN {players}.streak"
             f" WHEN {players}.last_draw_day = excluded.last_draw_day - 1"
@@ -221,6 +222,8 @@ class RewardsProjection(LedgerProjection):
             f" OR {players}.last_draw_day < excluded.last_draw_day"
             f" THEN excluded.last_draw_day ELSE {players}.last_draw_day END"
         )
+        drew_into = f"INSERT INTO {players} (player_id, deposits, last_draw_day, streak)"
+        drew = drew_into + " VALUES (%s, 0, %s, 1)" + streak
         deposited = (
             f"INSERT INTO {players} (player_id, deposits, last_draw_day, streak)"
             " VALUES (%s, 1, NULL, 0) ON CONFLICT (player_id) DO UPDATE SET"
@@ -235,6 +238,59 @@ class RewardsProjection(LedgerProjection):
             stamp = iso(at)
             w.add(add, player, at.date().isoformat(), amount, stamp, *window(at, kind))
 
+        # A draw's four statements, each also over a round of players (one draw of each): the
+        # same SQL, reading its values from {src} instead of parameters.
+        window_columns = (("kind", "text"), ("from_at", "text"), ("until_at", "text"))
+        from_src = (
+            " SELECT {player}, m.mission_key, CASE WHEN m.cadence = 'daily' THEN src.day"
+            " ELSE 'once' END, {value}, m.target, 'open', m.award, m.reward_kind,"
+            " m.reward_minor, src.stamp FROM {{src}}"
+        )
+        active_src = (
+            f" JOIN {missions} m ON m.kind = src.kind AND m.retired = 0"
+            " AND (m.starts_at IS NULL OR m.starts_at <= src.from_at)"
+            " AND (m.ends_at IS NULL OR m.ends_at > src.until_at)"
+        )
+        played = (
+            SetStatement(
+                drew,
+                drew_into + " SELECT src.player_id, 0, src.day, 1 FROM {src}" + streak,
+                (("player_id", "text"), ("day", "bigint")),
+            ),
+            SetStatement(
+                add,
+                into
+                + from_src.format(player="src.player_id", value="src.amount")
+                + active_src
+                + summed,
+                (
+                    ("player_id", "text"),
+                    ("day", "text"),
+                    ("amount", "bigint"),
+                    ("stamp", "text"),
+                    *window_columns,
+                ),
+            ),
+            SetStatement(
+                best_streak,
+                into
+                + from_src.format(player="p.player_id", value="p.streak")
+                + f" JOIN {players} p ON p.player_id = src.player_id"
+                + active_src
+                + bettered,
+                (("day", "text"), ("stamp", "text"), ("player_id", "text"), *window_columns),
+            ),
+            SetStatement(
+                completed,
+                f"UPDATE {progress} SET state = CASE WHEN {progress}.award = 'auto' THEN 'due'"
+                " ELSE 'claimable' END, completed_at = src.completed_at,"
+                " updated_at = src.updated_at FROM {src}"
+                f" WHERE {progress}.player_id = src.player_id AND {progress}.state = 'open'"
+                f" AND {progress}.progress >= {progress}.target",
+                (("completed_at", "text"), ("updated_at", "text"), ("player_id", "text")),
+            ),
+        )
+
         def on_draws(w: Writes, e: Any, _: int) -> None:
             if not e.results:  # refused: nothing was played
                 return
@@ -242,11 +298,12 @@ class RewardsProjection(LedgerProjection):
             # which no draw changes): keyed by player, a page's draws go in a few rounds.
             player, at = e.player_id, moment_of(e)
             stamp, day = iso(at), at.date()
-            w.add_for(player, drew, player, day.toordinal())
+            w.add_for(player, played[0], player, day.toordinal())
             today = day.isoformat()
-            w.add_for(player, add, player, today, len(e.results), stamp, *window(at, "draws_today"))
-            w.add_for(player, best_streak, today, stamp, player, *window(at, "draw_streak"))
-            w.add_for(player, completed, stamp, stamp, player)
+            draws_today = window(at, "draws_today")
+            w.add_for(player, played[1], player, today, len(e.results), stamp, *draws_today)
+            w.add_for(player, played[2], today, stamp, player, *window(at, "draw_streak"))
+            w.add_for(player, played[3], stamp, stamp, player)
 
         def on_deposit(w: Writes, e: Any, _: int) -> None:
             at = moment_of(e)

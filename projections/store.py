@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["Merge", "ReadStore", "ReadTx", "Row"]
+__all__ = ["Merge", "ReadStore", "ReadTx", "Row", "SetStatement"]
 
 Row = tuple[Any, ...]
 
@@ -59,6 +59,19 @@ class Merge:
         return f"UPDATE {self.table} SET {', '.join(sets)} WHERE {where}"
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class SetStatement:
+    """A statement for one row of parameters (``one``, ``%s`` placeholders) that also has a
+    form for many rows at once (``many``: the rows come from the relation ``{src}``, whose
+    ``columns`` are (name, SQL type), in the order of ``one``'s parameters). It is only given
+    rows that write different rows of the database (see ``Writes.add_for``), so the set form
+    does what the row form would do row after row. Compared by identity, as Merge."""
+
+    one: str
+    many: str
+    columns: tuple[tuple[str, str], ...]
+
+
 def insert_sql(table: str, columns: Sequence[str]) -> str:
     marks = ", ".join(["%s"] * len(columns))
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
@@ -81,6 +94,9 @@ class ReadTx(Protocol):
 
     def merge_rows(self, merge: Merge, rows: Sequence[Sequence[object]]) -> None:
         """Apply ``merge`` to every row (values as (*sums, *last, *key), each key once)."""
+
+    def execute_set(self, statement: SetStatement, rows: Sequence[Sequence[object]]) -> None:
+        """Run ``statement`` for every row: in one statement where the store can."""
 
     def fetchone(self, sql: str, params: Sequence[object] = ()) -> Row | None: ...
 

@@ -31,9 +31,12 @@ from domain.prizes import PoolControls, Prize
 from domain.rewards import AlreadyCheckedIn, RewardGrant, referral_code
 from domain.wallet import FreezeScope
 from infrastructure.bootstrap import System, bootstrap
+from infrastructure.projector import Projector
 from infrastructure.rebuild import rebuild
 from infrastructure.settings import Settings
+from projections.base import LedgerView
 from projections.reads.rewards import RewardRow
+from projections.rewards import RewardsProjection
 from tests.conftest import FAST_ARGON2, SteppingClock
 from tests.ledger_checks import assert_ledger_invariants, stored_events
 
@@ -538,3 +541,35 @@ def test_the_granter_runs_until_stopped_and_grants_what_becomes_due(world: World
         runner.join(timeout=10)
     assert not runner.is_alive()
     assert world.bonus(pid) == 10
+
+
+def test_a_page_of_many_players_draws_writes_what_one_event_a_page_writes(world: World) -> None:
+    """A page's draws go in rounds of one draw per player, each round one statement over all of
+    them where the store can (Postgres): the same rows as one event per page."""
+    world.mission("three-draws", "draws_today", target=3, reward_minor=40)
+    world.mission("streak", "draw_streak", target=2, reward_minor=90)
+    world.fund(10_000)
+    players = [world.player(f"p{i}") for i in range(4)]
+    for pid in players:
+        world.deposit(pid, 10_000)
+    for gap in (0, 1, 2, 1):  # days 1, 2, 4, 5: streaks grow, break and grow again
+        world.clock.advance(days=gap)
+        for turn in range(3):
+            for i, pid in enumerate(players):
+                if turn <= i % 3:  # different counts per player and day
+                    world.draw(pid)
+    tables = [
+        ddl.split("EXISTS {", 1)[1].split("}", 1)[0]
+        for ddl in RewardsProjection.ddl
+        if ddl.startswith("CREATE TABLE")
+    ]
+    written = []
+    for version, batch in ((91, 1), (92, 1_000)):
+        view = LedgerView(world.system.read_store, "rewards", version)
+        Projector(world.system.ledger, [RewardsProjection(view)], batch_size=batch).catch_up()
+        with world.system.read_store.transaction() as tx:
+            written.append(
+                {t: sorted(tx.fetchall(f"SELECT * FROM {view.table(t)}"), key=repr) for t in tables}
+            )
+    assert written[0]["progress"], "the missions counted nothing"
+    assert written[0] == written[1]
