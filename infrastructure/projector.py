@@ -37,6 +37,7 @@ from psycopg import sql
 from psycopg.rows import tuple_row
 
 from application.ledger import Ledger
+from infrastructure.readstore import text_array
 from projections.base import (
     Batch,
     LedgerProjection,
@@ -190,6 +191,9 @@ class Projector:
         self._gather_s = gather_s
         channel = getattr(ledger.recorder, "channel_name", None)
         self._waker = Waker(conninfo, channel, poll_s)
+        self._conninfo = conninfo
+        self._reader_conn: psycopg.Connection[Any] | None = None
+        self._wanted: tuple[frozenset[str], str] = (frozenset(), "{}")  # and as a literal
         self._leases = Leases(conninfo, lease_scope)
         self._positions: dict[str, int] = {}
         self._errors: dict[str, str] = {}
@@ -252,6 +256,7 @@ class Projector:
         self._waker.close()
         self._leases.close()
         self._ahead = None
+        self._close_reader()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
@@ -442,15 +447,20 @@ class Projector:
             # The same test as _decode's: the topic's part after the first ':' (the qualname).
             self._page_sql = sql.SQL(
                 "SELECT notification_id, originator_id, originator_version, topic,"
-                " CASE WHEN substr(topic, strpos(topic, ':') + 1) = ANY(%s) THEN state END"
+                " CASE WHEN substr(topic, strpos(topic, ':') + 1) = ANY(%s::text[]) THEN state END"
                 " FROM {}.{} WHERE notification_id >= %s ORDER BY notification_id LIMIT %s"
             ).format(
                 sql.Identifier(recorder.datastore.schema),
                 sql.Identifier(recorder.events_table_name),
             )
-        params = (sorted(wanted), start, self._batch_size)
-        with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
-            rows = cur.execute(self._page_sql, params, prepare=True, binary=True).fetchall()
+        if self._wanted[0] != wanted:
+            self._wanted = (wanted, text_array(sorted(wanted)))
+        params = (self._wanted[1], start, self._batch_size)
+        if self._conninfo is None:
+            with recorder.datastore.get_connection() as conn:
+                rows = self._fetch_page(conn, params)
+        else:
+            rows = self._fetch_page(self._reader(), params)
         return [
             (
                 id_,
@@ -467,6 +477,32 @@ class Projector:
             )
             for id_, originator_id, version, topic, state in rows
         ]
+
+    def _fetch_page(self, conn: psycopg.Connection[Any], params: tuple[object, ...]) -> list[Any]:
+        assert self._page_sql is not None
+        try:
+            with conn.cursor(row_factory=tuple_row) as cur:
+                return cur.execute(self._page_sql, params, prepare=True, binary=True).fetchall()
+        except psycopg.Error:
+            if conn is self._reader_conn:
+                self._close_reader()  # a new connection next time
+            raise
+
+    def _reader(self) -> psycopg.Connection[Any]:
+        """A connection of the projector's own for reading pages of the log: the event store's
+        pool checks a connection with a round trip each time it lends one (pre-ping)."""
+        with self._lock:  # the read-ahead thread may ask at the same time
+            if self._reader_conn is None or self._reader_conn.closed:
+                assert self._conninfo is not None
+                self._reader_conn = psycopg.connect(
+                    self._conninfo, autocommit=True, connect_timeout=5
+                )
+            return self._reader_conn
+
+    def _close_reader(self) -> None:
+        conn, self._reader_conn = self._reader_conn, None
+        if conn is not None:
+            conn.close()
 
     def _decode(
         self, page: Sequence[_Entry], wanted: frozenset[str]

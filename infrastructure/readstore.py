@@ -14,7 +14,7 @@ from psycopg_pool import ConnectionPool
 
 from projections.store import Merge, Row, SetStatement, insert_sql
 
-__all__ = ["COPY_FROM_ROWS", "PostgresReadStore", "SqliteReadStore"]
+__all__ = ["COPY_FROM_ROWS", "PostgresReadStore", "SqliteReadStore", "text_array"]
 
 
 # Fewer rows than this go as one pipelined ``INSERT … SELECT FROM unnest(arrays)`` instead of a
@@ -38,7 +38,7 @@ def _integer_array(values: Sequence[object]) -> str:
     return "{" + ",".join(parts) + "}"
 
 
-def _text_array(values: Sequence[object]) -> str:
+def text_array(values: Sequence[object]) -> str:
     """A Postgres array literal of strings, each quoted (None is NULL)."""
     parts = []
     for value in values:
@@ -56,12 +56,26 @@ def _text_array(values: Sequence[object]) -> str:
     return "{" + ",".join(parts) + "}"
 
 
-def _array_literal(kind: str, values: Sequence[object]) -> str:
+def _array_param(kind: str, values: Sequence[object]) -> object:
+    """One column's values as the parameter of ``%s::{kind}[]``: an array literal built here
+    for text and integers (psycopg's list dumper costs ~15 us per array, more than the rest of
+    the statement), else the list for psycopg to dump."""
     if kind in _INTEGER_TYPES:
         return _integer_array(values)
     if kind == "text":
-        return _text_array(values)
-    raise TypeError(f"no array literal for {kind}")
+        return text_array(values)
+    return list(values)
+
+
+def _arrays(kinds: Sequence[str], rows: Sequence[Sequence[object]]) -> list[object]:
+    columns = zip(*rows, strict=True)
+    return [_array_param(kind, values) for kind, values in zip(kinds, columns, strict=True)]
+
+
+def _source(columns: Sequence[tuple[str, str]]) -> str:
+    """``unnest(…) AS src (names)`` over one array parameter per (name, type)."""
+    arrays = ", ".join(f"%s::{kind}[]" for _, kind in columns)
+    return f"unnest({arrays}) AS src ({', '.join(name for name, _ in columns)})"
 
 
 class _PgTx:
@@ -71,9 +85,15 @@ class _PgTx:
     many small statements instead of one each. An error among them is raised there, and the
     transaction rolls back as for any error."""
 
-    def __init__(self, conn: Connection[Any], types: dict[str, dict[str, str]]) -> None:
+    def __init__(
+        self,
+        conn: Connection[Any],
+        types: dict[str, dict[str, str]],
+        texts: dict[object, tuple[str, tuple[str, ...]]],
+    ) -> None:
         self._conn = conn
         self._types = types
+        self._texts = texts  # per Merge, SetStatement, insert: the SQL and its columns' types
         self._pipeline: ExitStack | None = None
 
     def _pipelined(self) -> None:
@@ -114,11 +134,14 @@ class _PgTx:
         """Many rows: one ``COPY`` (several times less client CPU per row than
         ``executemany``); a few: one pipelined statement over a column array per column."""
         if len(rows) < COPY_FROM_ROWS:
-            source, arrays = self._unnest(table, columns, rows)
-            self._pipelined()
-            self._conn.execute(
-                f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM {source}", arrays
-            )
+            key = (table, tuple(columns))
+            text = self._texts.get(key)
+            if text is None:
+                typed = self._typed(table, columns)
+                names = ", ".join(columns)
+                sql = f"INSERT INTO {table} ({names}) SELECT * FROM {_source(typed)}"
+                text = self._texts[key] = (sql, tuple(kind for _, kind in typed))
+            self.send(text[0], _arrays(text[1], rows))
             return
         self.settle()
         with (
@@ -132,55 +155,48 @@ class _PgTx:
         """One statement over a column array per parameter (``unnest``)."""
         if not rows:
             return
-        columns = merge.columns
-        source, arrays = self._unnest(merge.table, columns, rows)
-        if merge.insert:
-            statement = (
-                f"INSERT INTO {merge.table} ({', '.join(columns)}) SELECT * FROM {source}"
-                f" ON CONFLICT ({', '.join(merge.key)}) DO UPDATE"
-                f" SET {merge.assignments('excluded')}"
-            )
-        else:
-            match = " AND ".join(f"{merge.table}.{c} = src.{c}" for c in merge.key)
-            statement = (
-                f"UPDATE {merge.table} SET {merge.assignments('src')} FROM {source} WHERE {match}"
-            )
-        self._pipelined()
-        self._conn.execute(statement, arrays)
+        text = self._texts.get(merge)
+        if text is None:
+            typed = self._typed(merge.table, merge.columns)
+            if merge.insert:
+                sql = (
+                    f"INSERT INTO {merge.table} ({', '.join(merge.columns)})"
+                    f" SELECT * FROM {_source(typed)} ON CONFLICT ({', '.join(merge.key)})"
+                    f" DO UPDATE SET {merge.assignments('excluded')}"
+                )
+            else:
+                match = " AND ".join(f"{merge.table}.{c} = src.{c}" for c in merge.key)
+                sql = (
+                    f"UPDATE {merge.table} SET {merge.assignments('src')}"
+                    f" FROM {_source(typed)} WHERE {match}"
+                )
+            text = self._texts[merge] = (sql, tuple(kind for _, kind in typed))
+        self.send(text[0], _arrays(text[1], rows))
 
     def execute_set(self, statement: SetStatement, rows: Sequence[Sequence[object]]) -> None:
         """One row: its own (prepared) statement; more: the set form over column arrays."""
         if len(rows) == 1:
             self.send(statement.one, rows[0])
             return
-        names = ", ".join(name for name, _ in statement.columns)
-        arrays = ", ".join(f"%s::{kind}[]" for _, kind in statement.columns)
-        params = [
-            _array_literal(kind, values)
-            for (_, kind), values in zip(statement.columns, zip(*rows, strict=True), strict=True)
-        ]
-        source = f"unnest({arrays}) AS src ({names})"
-        self.send(statement.many.replace("{src}", source), params)
+        sql, kinds = self._set_text(statement)
+        self.send(sql, _arrays(kinds, rows))
 
-    def _unnest(
-        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]
-    ) -> tuple[str, list[object]]:
-        """``unnest(…) AS src (columns)`` over one array parameter per column, cast to the
-        array of its column's type, and those parameters. Text and integer columns go as
-        array literals (``{1,NULL}``, ``{"a\\"b"}``) built here: psycopg's list dumper costs
-        ~15 us per array, more than the statement's other work; any other type as a list."""
+    def update_set(self, statement: SetStatement, rows: Sequence[Sequence[object]]) -> int:
+        if len(rows) == 1:
+            return self.execute(statement.one, rows[0])
+        sql, kinds = self._set_text(statement)
+        return self.execute(sql, _arrays(kinds, rows))
+
+    def _set_text(self, statement: SetStatement) -> tuple[str, tuple[str, ...]]:
+        text = self._texts.get(statement)
+        if text is None:
+            sql = statement.many.replace("{src}", _source(statement.columns))
+            text = self._texts[statement] = (sql, tuple(kind for _, kind in statement.columns))
+        return text
+
+    def _typed(self, table: str, columns: Sequence[str]) -> list[tuple[str, str]]:
         types = self._column_types(table)
-        params: list[object] = []
-        for column, values in zip(columns, zip(*rows, strict=True), strict=True):
-            kind = types[column]
-            if kind in _INTEGER_TYPES:
-                params.append(_integer_array(values))
-            elif kind == "text":
-                params.append(_text_array(values))
-            else:
-                params.append(list(values))
-        arrays = ", ".join(f"%s::{types[c]}[]" for c in columns)
-        return f"unnest({arrays}) AS src ({', '.join(columns)})", params
+        return [(column, types[column]) for column in columns]
 
     def _column_types(self, table: str) -> dict[str, str]:
         types = self._types.get(table)
@@ -218,11 +234,12 @@ class PostgresReadStore:
             kwargs={"options": f"-c search_path={schema}", "connect_timeout": 5},
         )
         self._types: dict[str, dict[str, str]] = {}  # table -> column -> type, for merge_rows
+        self._texts: dict[object, tuple[str, tuple[str, ...]]] = {}  # see _PgTx
 
     @contextmanager
     def transaction(self) -> Iterator[_PgTx]:
         with self._pool.connection() as conn, conn.transaction():
-            tx = _PgTx(conn, self._types)
+            tx = _PgTx(conn, self._types, self._texts)
             try:
                 yield tx
             except BaseException as error:
@@ -271,6 +288,9 @@ class _SqliteTx:
 
     def execute_set(self, statement: SetStatement, rows: Sequence[Sequence[object]]) -> None:
         self.executemany(statement.one, rows)
+
+    def update_set(self, statement: SetStatement, rows: Sequence[Sequence[object]]) -> int:
+        return sum(self.execute(statement.one, row) for row in rows)
 
     def fetchone(self, sql: str, params: Sequence[object] = ()) -> Row | None:
         row = self._conn.execute(self._sql(sql), params).fetchone()

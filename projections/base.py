@@ -318,6 +318,16 @@ class Batch:
     writes: Writes
 
 
+# Moves a position from ``after`` (the where part of the conditional update in ``track``).
+_MOVE = SetStatement(
+    "UPDATE rm_tracking SET position = %s WHERE projection = %s AND version = %s AND position = %s",
+    "UPDATE rm_tracking SET position = src.position FROM {src}"
+    " WHERE rm_tracking.projection = src.projection AND rm_tracking.version = src.version"
+    " AND rm_tracking.position = src.after",
+    (("position", "bigint"), ("projection", "text"), ("version", "integer"), ("after", "bigint")),
+)
+
+
 def write_batches(store: ReadStore, batches: Sequence[Batch]) -> None:
     """Several projections' batches (views of ``store``) in one transaction: one commit
     instead of one each, and each batch still together with its tracking position.
@@ -327,22 +337,12 @@ def write_batches(store: ReadStore, batches: Sequence[Batch]) -> None:
     them one by one then tells which)."""
     if not batches:
         return
-    cases: list[str] = []
-    matches: list[str] = []
-    params_set: list[object] = []
-    params_where: list[object] = []
     for b in batches:
         if b.position <= b.after:
             raise TrackingConflict(f"{b.view.name}: moving from {b.after} to {b.position}")
-        cases.append("WHEN projection = %s AND version = %s THEN %s")
-        params_set += (b.view.name, b.view.version, b.position)
-        matches.append("(projection = %s AND version = %s AND position = %s)")
-        params_where += (b.view.name, b.view.version, b.after)
-    statement = (
-        f"UPDATE rm_tracking SET position = CASE {' '.join(cases)} END WHERE {' OR '.join(matches)}"
-    )
+    moves = [(b.position, b.view.name, b.view.version, b.after) for b in batches]
     with store.transaction() as tx:
-        if tx.execute(statement, (*params_set, *params_where)) != len(batches):
+        if tx.update_set(_MOVE, moves) != len(batches):
             names = ", ".join(b.view.name for b in batches)
             raise TrackingConflict(f"a position of {names} was moved by another writer")
         for b in batches:

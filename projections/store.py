@@ -98,6 +98,9 @@ class ReadTx(Protocol):
     def execute_set(self, statement: SetStatement, rows: Sequence[Sequence[object]]) -> None:
         """Run ``statement`` for every row: in one statement where the store can."""
 
+    def update_set(self, statement: SetStatement, rows: Sequence[Sequence[object]]) -> int:
+        """As ``execute_set``, at once: returns how many rows of the database it changed."""
+
     def fetchone(self, sql: str, params: Sequence[object] = ()) -> Row | None: ...
 
     def fetchall(self, sql: str, params: Sequence[object] = ()) -> list[Row]: ...

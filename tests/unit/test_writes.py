@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from projections.base import Writes
-from projections.store import Merge, Row
+from projections.store import Merge, Row, SetStatement
 
 
 class _Recording:
@@ -31,6 +31,13 @@ class _Recording:
 
     def merge_rows(self, merge: Merge, rows: Sequence[Sequence[object]]) -> None:
         self.calls.append(("merge", merge.table, [tuple(r) for r in rows]))
+
+    def execute_set(self, statement: SetStatement, rows: Sequence[Sequence[object]]) -> None:
+        self.calls.append(("set", statement.one, [tuple(r) for r in rows]))
+
+    def update_set(self, statement: SetStatement, rows: Sequence[Sequence[object]]) -> int:
+        self.execute_set(statement, rows)
+        return len(rows)
 
     def fetchone(self, sql: str, params: Sequence[object] = ()) -> Row | None:
         return None
@@ -92,4 +99,15 @@ def test_merges_go_last_unless_cut_before_a_statement() -> None:
         ("merge", "t", [(1, "a")]),
         ("one", "sets n", [("a",)]),
         ("merge", "t", [(2, "a")]),
+    ]
+
+
+def test_a_set_statement_takes_a_round_of_keys_as_one_set() -> None:
+    drew = SetStatement("one row", "all of {src}", (("player", "text"),))
+    w = Writes()
+    for player in ("ann", "ben", "ann"):
+        w.add_for(player, drew, player)
+    assert _flushed(w) == [
+        ("set", "one row", [("ann",), ("ben",)]),
+        ("set", "one row", [("ann",)]),
     ]
