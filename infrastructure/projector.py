@@ -200,6 +200,9 @@ class Projector:
         self._failed: set[str] = set()
         self._standby: set[str] = set()
         self._lock = threading.Lock()
+        # Held by a step: status() from another thread must not switch versions or take in a
+        # page's write meanwhile.
+        self._stepping = threading.Lock()
         self._versions_checked = time.monotonic()
         self._page_sql: sql.Composed | None = None
         self._known_topics: set[str] = set()  # topics whose event class exists here
@@ -290,6 +293,10 @@ class Projector:
         the background while the next step works out the next one: the Python work of one
         page and the database's of the one before take turns less. A step that returns 0, or
         whose page is not full, or without ``overlap``, returns with everything written."""
+        with self._stepping:
+            return self._step(overlap)
+
+    def _step(self, overlap: bool) -> int:
         self._follow_rebuilds()
         self._leases.check()
         active = [p for p in self._projections if self._is_active(p)]
@@ -599,7 +606,16 @@ class Projector:
     # ---- status --------------------------------------------------------------------------------
 
     def status(self) -> list[ProjectionStatus]:
-        self._follow_rebuilds()  # a long-lived instance reports the active version
+        """Every projection's position (committed), lag and state. Called from another thread
+        than the one stepping (the CLI's status log), it leaves switching to a rebuilt version
+        to the stepping thread, which does it within VERSION_CHECK_S."""
+        if self._stepping.acquire(blocking=False):  # no step is running: follow rebuilds here
+            try:
+                self._follow_rebuilds()  # a long-lived instance reports the active version
+            except Exception as error:  # the page in flight failed: the next step redoes it
+                log.warning("projection status: %r", error)
+            finally:
+                self._stepping.release()
         head = self._ledger.recorder.max_notification_id() or 0
         rows = []
         for p in self._projections:

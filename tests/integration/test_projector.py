@@ -626,6 +626,40 @@ def test_a_page_is_one_transaction_for_every_projection(
     _assert_views_equal_fold(pg_system)
 
 
+def test_status_from_another_thread_while_pages_are_written_in_the_background(
+    pg_system: System,
+    pg_settings: Settings,
+    projectors: list[Projector],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The CLI logs status() from its main thread while the projector thread catches up with
+    a page in flight; a version check is due at every call."""
+    monkeypatch.setattr(projector_module, "VERSION_CHECK_S", 0.0)
+    for i in range(6):
+        pg_system.wallets.open(f"p{i}", Cause(f"player:p{i}", "open"))
+        for k in range(4):
+            _deposit(pg_system, f"p{i}", 1_000, f"d{k}")
+    projector = _own_projector(
+        pg_system,
+        pg_settings,
+        [
+            BalancesProjection(_view(pg_system, "balances")),
+            HistoryProjection(_view(pg_system, "history")),
+            TrialBalanceProjection(_view(pg_system, "trial_balance")),
+        ],
+        batch=4,
+    )
+    projectors.append(projector)
+    projector.prepare()
+    running = _Running(projector)
+    try:
+        _wait_until(lambda: _caught_up(projector), 30, "the projector to catch up")
+    finally:
+        running.stop()
+    assert {s.position for s in projector.status()} == {_head(pg_system)}
+    _assert_views_equal_fold(pg_system)
+
+
 # ---- 4. standby ----------------------------------------------------------------------------------
 
 
