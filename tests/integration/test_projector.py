@@ -660,6 +660,33 @@ def test_status_from_another_thread_while_pages_are_written_in_the_background(
     _assert_views_equal_fold(pg_system)
 
 
+def test_the_page_reader_connects_again_after_losing_its_connection(
+    pg_system: System, pg_settings: Settings, projectors: list[Projector]
+) -> None:
+    pg_system.wallets.open("ann", Cause("player:ann", "open"))
+    _deposit(pg_system, "ann", 1_000, "d1")
+    projector = _own_projector(
+        pg_system, pg_settings, [BalancesProjection(_view(pg_system, "balances"))]
+    )
+    projectors.append(projector)
+    projector.prepare()
+    assert projector.step() > 0
+    with psycopg.connect(pg_settings.database_url or "", autocommit=True) as conn:
+        (pid,) = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND query LIKE %s AND pid <> pg_backend_pid()",
+            ("%WHERE notification_id >= %",),
+        ).fetchone() or (None,)
+        assert pid is not None
+        conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    _deposit(pg_system, "ann", 2_000, "d2")
+    with pytest.raises(psycopg.OperationalError):
+        projector.step()
+    _drain(projector)  # a new connection
+    assert {s.position for s in projector.status()} == {_head(pg_system)}
+    _assert_views_equal_fold(pg_system, ["balances"])
+
+
 # ---- 4. standby ----------------------------------------------------------------------------------
 
 
