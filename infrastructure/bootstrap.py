@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
+from uuid import uuid4
 
 from application.accounts import Accounts
 from application.adjustments import Adjustments
@@ -173,6 +174,17 @@ class System:
         self.ledger.close()
 
 
+def _event_store_env(settings: Settings) -> dict[str, str]:
+    """The library's environment; an in-memory SQLite store becomes one named shared-cache
+    database for this system. Every connection to plain ``:memory:`` is a database of its own,
+    and the recorder's pool opens a second connection as soon as two threads read at once (the
+    session watcher beside a request): that connection would find no tables."""
+    env = settings.event_store_env()
+    if env.get("SQLITE_DBNAME") == ":memory:":
+        env["SQLITE_DBNAME"] = f"file:prizeledger-{uuid4().hex}?mode=memory&cache=shared"
+    return env
+
+
 def bootstrap(
     settings: Settings | None = None,
     *,
@@ -183,7 +195,7 @@ def bootstrap(
 ) -> System:
     settings = settings or Settings.from_env()
     sandbox = _sandbox(settings, clock)  # first: a missing secret stops start-up before any I/O
-    ledger = Ledger(env=settings.event_store_env())
+    ledger = Ledger(env=_event_store_env(settings))
     commands = Commands(ledger, retry)
     policy = settings.policy
     read_store = _read_store(settings)
