@@ -20,6 +20,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
 from infrastructure.bootstrap import System, bootstrap
+from infrastructure.heap import settle_heap
 from infrastructure.logs import configure_logging
 from infrastructure.tokens import AccessTokens
 from interfaces.http import HttpMetrics, RequestContext
@@ -140,7 +141,12 @@ def create_app(system: System | None = None, *, run_workers: bool = True) -> Lit
         exception_handlers=exception_handlers,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=_openapi(),
-        on_startup=[prepare, watch_sessions, *([workers.start] if run_workers else [])],
+        on_startup=[
+            prepare,
+            watch_sessions,
+            *([workers.start] if run_workers else []),
+            settle_heap,  # last: what start-up made lives as long as the process
+        ],
         on_shutdown=[shutdown],
         logging_config=None,
     )
