@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import platform
 import secrets
@@ -61,7 +62,7 @@ class SuiteSize:
 
 _SCENARIOS = ((1, 1), (8, 1), (64, 1), (64, 8))
 FULL = SuiteSize(10.0, _SCENARIOS, 64, 20.0, 3.0, 5.0, StoreSize(1_000_000, 10.0, 32, 5.0))
-QUICK = SuiteSize(3.0, _SCENARIOS, 64, 5.0, 2.0, 2.0, StoreSize(100_000, 4.0, 32, 2.0))
+QUICK = SuiteSize(2.0, _SCENARIOS, 64, 5.0, 2.0, 2.0, StoreSize(100_000, 4.0, 32, 2.0))
 
 
 def _log(message: str) -> None:
@@ -81,8 +82,23 @@ def machine(url: str) -> dict[str, Any]:
         "fsync": settings["fsync"],
         "synchronous_commit": settings["synchronous_commit"],
         "loadavg_at_start": Path("/proc/loadavg").read_text().split()[:3],
+        "python_yardstick_ms": python_yardstick_ms(),
         "note": "a shared machine: other jobs may run meanwhile (see the load averages)",
     }
+
+
+def python_yardstick_ms(rounds: int = 5) -> float:
+    """Milliseconds this interpreter takes for a fixed pure-Python loop (``s += i * i`` 10**6
+    times), best of ``rounds``: hosts of the same 2-core kind differ in speed by 2x and more,
+    and every figure of the report scales with it, so reports compare only beside it."""
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        total = 0
+        for i in range(1_000_000):
+            total += i * i
+        best = min(best, time.perf_counter() - started)
+    return round(best * 1000, 1)
 
 
 def run_engine(url: str, size: SuiteSize, log: Callable[[str], None]) -> dict[str, Any]:
@@ -195,7 +211,8 @@ def summary(report: dict[str, Any]) -> str:
     m, p, v, mem, g = (report[k] for k in ("machine", "projections", "verify", "memory", "growth"))
     lines = [
         f"machine: {m['cpu_count']} CPUs, PostgreSQL {m['postgres_version']}, fsync={m['fsync']},"
-        f" synchronous_commit={m['synchronous_commit']}, load {' '.join(m['loadavg_at_start'])}",
+        f" synchronous_commit={m['synchronous_commit']}, load {' '.join(m['loadavg_at_start'])},"
+        f" Python yardstick {m['python_yardstick_ms']} ms",
     ]
     for row in report["engine"]:
         if "scenario" in row:
@@ -225,6 +242,7 @@ def summary(report: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     """Run the whole benchmark suite (full, or ``--quick``) on DATABASE_URL and REDIS_URL;
     the JSON report on stdout with ``--json``, else a summary; exit 1 unless every check passed."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per enrolment request
     report = run_suite(
         QUICK if args.quick else FULL,
         os.environ.get("DATABASE_URL", DEFAULT_URL),
