@@ -16,9 +16,9 @@ from uuid import UUID
 from eventsourcing.persistence import Mapper, Notification, StoredEvent
 from eventsourcing.utils import resolve_topic
 
-from domain.postings import moves_money, postings_for
+from domain.postings import moves_money
 from ops.audit.draw_checks import Charge, DrawChecks, Ref
-from ops.audit.fast import moves
+from ops.audit.fast import event_moves
 from ops.audit.log import qualname_of
 from ops.audit.payment_checks import PaymentChecks
 from ops.audit.pool_checks import check_wins
@@ -263,7 +263,7 @@ class LedgerFold:
 
     def _money(self, event: Any, ref: Ref) -> None:
         try:
-            postings = moves(postings_for(event))
+            postings = event_moves(event)
         except Exception as error:  # a tampered attribute of the wrong type, say
             self.offend("postings", f"not a well-formed money event: {error}", ref)
             return

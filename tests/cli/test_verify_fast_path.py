@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
+from domain.postings import postings_for
 from ops.audit import fold
+from ops.audit.fast import moves
 from ops.audit.verify import verify_ledger
 from tests.cli.conftest import Store
 
@@ -46,4 +48,5 @@ def test_the_fast_paths_report_what_the_mapper_and_the_domain_report(
     assert {"draw_inputs", "postings", "draws"} <= failed
 
     monkeypatch.setattr(fold._Topic, "decode", lambda *_: None)
+    monkeypatch.setattr(fold, "event_moves", lambda event: moves(postings_for(event)))
     assert _report(store) == fast
