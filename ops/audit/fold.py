@@ -16,12 +16,13 @@ from uuid import UUID
 from eventsourcing.persistence import Mapper, Notification, StoredEvent
 from eventsourcing.utils import resolve_topic
 
+from domain.pool import WorkingPool
 from domain.postings import moves_money
 from ops.audit.draw_checks import Charge, DrawChecks, Ref
 from ops.audit.fast import event_moves
 from ops.audit.log import qualname_of
 from ops.audit.payment_checks import PaymentChecks
-from ops.audit.pool_checks import check_wins
+from ops.audit.pool_checks import apply_checked, check_wins
 from ops.audit.report import Findings, Offence
 
 __all__ = ["Account", "LedgerFold", "WalletFacts"]
@@ -183,6 +184,8 @@ class LedgerFold:
             "Wallet.PayoutReturned": self.payments.on_lock,
         }
         self._topics: dict[str, _Topic] = {}
+        # The pool batch just checked, and the working copy its wins were checked on.
+        self._checked: tuple[Any, WorkingPool] | None = None
         self._draw_events = 0  # Draw records (for the draws check's count)
         self._settled_draws = 0  # settled ones (for draw_inputs)
 
@@ -309,13 +312,17 @@ class LedgerFold:
 
     def _apply(self, event: Any, ref: Ref) -> None:
         aggregate = self.aggregates.get(event.originator_id)
+        checked, self._checked = self._checked, None
         try:
             if aggregate is None:
                 if hasattr(event, "originator_topic"):  # else its stream lacks its first event
                     self.aggregates[event.originator_id] = event.mutate(None)
                     self.created[event.originator_id] = ref[0]
                 return
-            event.apply(aggregate)
+            # A pool batch's wins were applied to a working copy as they were checked.
+            working = checked[1] if checked is not None and checked[0] is event else None
+            if working is None or not apply_checked(aggregate, event, working):
+                event.apply(aggregate)
             aggregate.version = event.originator_version
             aggregate.modified_on = event.timestamp
         except Exception as error:
@@ -355,7 +362,9 @@ class LedgerFold:
         if pool is not None:
             for name in ("stock", "budgets", "payout_caps"):
                 self.findings[name].checked += len(event.wins)
-            check_wins(pool, event, ref, self.offend)
+            working = check_wins(pool, event, ref, self.offend)
+            if working is not None:
+                self._checked = (event, working)
         self.draws.on_batch(ref, event, pool)
 
     def _on_pool_money(self, event: Any, ref: Ref) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from domain import ids
 from domain.postings import postings_for
 from ops.audit import fold
 from ops.audit.fast import moves
@@ -50,3 +51,38 @@ def test_the_fast_paths_report_what_the_mapper_and_the_domain_report(
     monkeypatch.setattr(fold._Topic, "decode", lambda *_: None)
     monkeypatch.setattr(fold, "event_moves", lambda event: moves(postings_for(event)))
     assert _report(store) == fast
+
+
+def test_pool_wins_applied_once_report_what_applying_them_again_reports(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fold keeps the working copy its pool checks applied the wins to
+    (``ops.audit.pool_checks.apply_checked``): on batches with wins past stock and budget, a
+    prize not in the table or an attribute missing, the report is the one the fold gives when
+    it applies every batch to its pool again."""
+    batches: dict[str, list[int]] = {"gold": [], "chips": []}
+    for at, event in store.notifications("PrizePool.DrawsSettled"):
+        for key, found in batches.items():
+            if event.originator_id == ids.pool_id(key):
+                found.append(at)
+    (gold, *_), (chips, chips_later, *_) = batches["gold"], batches["chips"]
+
+    def past_stock(state: dict[str, Any]) -> None:
+        state["wins"] += ["nugget"] * 4
+
+    def ghost(state: dict[str, Any]) -> None:
+        state["wins"] += ["chip", "ghost", "chip"]
+
+    def no_actor(state: dict[str, Any]) -> None:
+        state["wins"] += ["chip"]
+        del state["actor"]
+
+    store.rewrite_event(gold, past_stock)
+    store.rewrite_event(chips, ghost)
+    store.rewrite_event(chips_later, no_actor)
+    once = _report(store)
+    failed = {c["name"] for c in once["checks"] if c["violations"]}
+    assert {"stock", "budgets", "events", "pool_funds", "draws"} <= failed
+
+    monkeypatch.setattr(fold, "apply_checked", lambda *_: False)
+    assert _report(store) == once
