@@ -242,11 +242,16 @@ class LedgerFold:
             if facts is not None:
                 facts.version = version
                 facts.updated = event.timestamp
-        handler = kind.handler
-        if handler is not None:
-            handler(event, ref)
+        if kind.handler is not None:
+            self._handle(kind.handler, event, ref)
         if kind.folded:
             self._apply(event, ref)
+
+    def _handle(self, handler: Callable[[Any, Ref], None], event: Any, ref: Ref) -> None:
+        try:
+            handler(event, ref)
+        except Exception as error:  # a tampered attribute the checks cannot read, say
+            self.offend("events", f"cannot be checked: {error!r}", ref)
 
     def _gap(self, notification_id: int, ref: Ref) -> None:
         expected = self.position + 1

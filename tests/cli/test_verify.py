@@ -80,6 +80,19 @@ def test_a_tampered_amount_is_named(store: Store) -> None:
     assert "p1:available:EUR" in mismatched  # the history's sums
 
 
+def test_a_pool_batch_its_checks_cannot_read_is_named_not_a_crash(store: Store) -> None:
+    """A pool's DrawsSettled without its time: the win checks cannot run on it, nor can it
+    apply to the pool. verify names the event and goes on to the end."""
+    position, _ = store.notifications("PrizePool.DrawsSettled")[0]
+    store.rewrite_event(position, lambda state: state.pop("at"))
+    code, report = verify(store)
+    assert code == 1
+    events = failing(report)["events"]
+    assert {o["notification_id"] for o in events} == {position}
+    assert any("cannot be checked" in o["message"] for o in events)
+    assert report["range"]["to"] == report["range"]["head"]  # folded to the end
+
+
 def test_a_deleted_event_is_named(store: Store) -> None:
     """The lock of the paid withdrawal is deleted: the wallet's versions have a hole where it
     was, the payout settles a lock that never existed, and the read models disagree."""
