@@ -175,6 +175,7 @@ def _projector(args: argparse.Namespace) -> int:
     Also delivers the notification outbox, expires stale requests and auto-freezes risky
     players (the sweeper), and, with Redis, publishes live updates."""
     from infrastructure.bootstrap import bootstrap
+    from infrastructure.heap import settle_projector_heap
 
     system = bootstrap()
     try:
@@ -199,6 +200,9 @@ def _projector(args: argparse.Namespace) -> int:
     settings = system.settings
     live = not (args.no_live or settings.embedded or settings.redis_url is None)
     feed = system.live_feed() if live else None
+    # Start-up is done: what it made lives as long as the process (the catch-up's pages are
+    # freed by reference counting; see infrastructure.heap).
+    settle_projector_heap()
     for worker in workers:
         worker.start()
     if feed is not None:

@@ -1,18 +1,25 @@
-"""The API process settles its heap once start-up is done (``infrastructure.heap``)."""
+"""The API and projector processes settle their heaps once start-up is done
+(``infrastructure.heap``)."""
 
 from __future__ import annotations
 
 import gc
 import logging
+import os
+import signal
+import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from litestar.testing import TestClient
 
 from infrastructure.bootstrap import bootstrap
-from infrastructure.heap import YOUNG_THRESHOLD, settle_heap
+from infrastructure.heap import PROJECTOR_YOUNG_THRESHOLD, YOUNG_THRESHOLD, settle_heap
 from infrastructure.settings import Settings
 from interfaces.player.app import create_app
+from ops import cli
 
 
 @pytest.fixture
@@ -61,3 +68,37 @@ def test_a_process_settles_once() -> None:
     settle_heap()
     assert gc.get_freeze_count() == frozen
     assert any(o is later for o in gc.get_objects())
+
+
+@pytest.mark.usefixtures("gc_restored")
+def test_the_projector_command_settles_its_heap_for_catching_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gc.unfreeze()
+    gc.set_threshold(700, 10, 10)
+    monkeypatch.setenv("DATABASE_URL", "sqlite::memory:")
+    monkeypatch.setenv("PRIZELEDGER_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PRIZELEDGER_LOG_LEVEL", "WARNING")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    seen: list[tuple[int, int]] = []
+
+    def stop_once_settled() -> None:  # the command runs until SIGTERM
+        deadline = time.monotonic() + 30
+        while gc.get_threshold()[0] != PROJECTOR_YOUNG_THRESHOLD and time.monotonic() < deadline:
+            time.sleep(0.01)
+        seen.append((gc.get_threshold()[0], gc.get_freeze_count()))
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    stopper = threading.Thread(target=stop_once_settled)
+    stopper.start()
+    try:
+        argv = ["projector", "balances", "--no-mail", "--no-live", "--no-sweep"]
+        assert cli.main([*argv, "--report-every", "0.05"]) == 0
+    finally:
+        stopper.join()
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    threshold, frozen = seen[0]
+    assert threshold == PROJECTOR_YOUNG_THRESHOLD
+    assert frozen > 0
