@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from domain.postings import postings_for
+from domain.postings import Move, moves_for
 from projections.base import Handler, LedgerProjection, Merge, Writes, iso
 
 __all__ = ["BalancesProjection", "HistoryProjection", "TrialBalanceProjection"]
@@ -30,8 +30,6 @@ WALLET_EVENTS = [
     "DrawRefused",
 ]
 
-Move = tuple[str, int, str]  # (account, amount_minor, currency): one posting
-
 
 # The projector hands the same decoded event to each of these projections in turn: work out
 # its moves and its time once. Keyed by id(); the entry keeps the event alive, so an id is
@@ -54,51 +52,6 @@ def _facts(event: Any) -> tuple[list[Move], str]:
     moves, at = moves_for(event), iso(event.timestamp)
     _FACTS[id(event)] = (event, moves, at)
     return moves, at
-
-
-def moves_for(event: Any) -> list[Move]:
-    """``postings_for(event)`` as (account, amount_minor, currency). A Wallet.DrawsSettled, the
-    most common money event (one per draw request), is made here unless it is unusual
-    (``draws_settled_moves``): the domain's rule makes a Posting per move and checks each
-    attribute through a call, about three times the cost."""
-    if type(event).__qualname__ == "Wallet.DrawsSettled":
-        found = draws_settled_moves(event)
-        if found is not None:
-            return found
-    return [(p.account, p.amount_minor, p.currency) for p in postings_for(event)]
-
-
-def draws_settled_moves(event: Any) -> list[Move] | None:
-    """The moves of domain.postings' rule for Wallet.DrawsSettled, in its order and with its
-    zero amounts left out; None when an attribute is missing or not exactly an int (the
-    amounts) or a str (the names): the domain's rule then makes them or names the problem."""
-    try:
-        player, currency, pool = event.player_id, event.currency, event.pool_key
-        paid_bonus, paid_available = event.from_bonus, event.from_available
-        cost, cash, bonus = event.cost_total, event.cash_won, event.bonus_won
-    except AttributeError:
-        return None
-    if not (type(player) is str and type(currency) is str and type(pool) is str):
-        return None
-    if not (type(paid_bonus) is int and type(paid_available) is int and type(cost) is int):
-        return None
-    if not (type(cash) is int and type(bonus) is int):
-        return None
-    available, bonus_account = f"player:{player}:available", f"player:{player}:bonus"
-    found: list[Move] = []
-    if paid_bonus:
-        found.append((bonus_account, -paid_bonus, currency))
-    if paid_available:
-        found.append((available, -paid_available, currency))
-    if cost:
-        found.append(("house:revenue", cost, currency))
-    if cash + bonus:
-        found.append((f"pool:{pool}:prize_fund", -(cash + bonus), currency))
-    if cash:
-        found.append((available, cash, currency))
-    if bonus:
-        found.append((bonus_account, bonus, currency))
-    return found
 
 
 def shared_moves(event: object) -> list[Move]:

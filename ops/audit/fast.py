@@ -7,84 +7,20 @@ findings, down to the wording of an error, are the domain's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from domain.draws import PlayerPlay, exclusion
 from domain.pool import DAY_S, HOUR_S, WindowKey, WorkingPool
-from domain.postings import Posting, postings_for
 from domain.prizes import BUCKETS, PoolControls, Prize, bucket_of
-from domain.wallet import Wallet
 
-__all__ = [
-    "ANY_PLAYER",
-    "Move",
-    "apply_win",
-    "draws_settled_moves",
-    "event_moves",
-    "moves",
-    "pool_exclusion",
-]
+__all__ = ["ANY_PLAYER", "apply_win", "pool_exclusion"]
 
 # A player who passes every player threshold: those depend on the player, not on the pool.
 ANY_PLAYER = PlayerPlay(spend_since_win=2**62)
 
-Move = tuple[str, int, str]  # (account, amount_minor, currency): one posting
-
-
 _PAYOUT_HOUR = WindowKey.PAYOUT_HOUR.value
 _BIG_HOUR = WindowKey.BIG_HOUR.value
 _BIG_DAY = WindowKey.BIG_DAY.value
-_WALLET_DRAWS_SETTLED: type = Wallet.DrawsSettled  # type: ignore[attr-defined]
-
-
-def moves(postings: Sequence[Posting]) -> list[Move]:
-    return [(p.account, p.amount_minor, p.currency) for p in postings]
-
-
-def event_moves(event: Any) -> list[Move]:
-    """``moves(postings_for(event))``. A Wallet.DrawsSettled, the most common money event (one
-    per draw request), is made here unless it is unusual (``draws_settled_moves``)."""
-    if type(event) is _WALLET_DRAWS_SETTLED:
-        found = draws_settled_moves(event)
-        if found is not None:
-            return found
-    return moves(postings_for(event))
-
-
-def draws_settled_moves(event: Any) -> list[Move] | None:
-    """``moves(postings_for(event))`` for a Wallet.DrawsSettled, without a Posting per move or
-    the domain's attribute checks; None when an attribute is missing or not exactly an int (the
-    amounts) or a str (the names): the domain then makes the postings or names the problem."""
-    try:
-        player, currency, pool = event.player_id, event.currency, event.pool_key
-        paid_bonus, paid_available = event.from_bonus, event.from_available
-        cost, cash, bonus = event.cost_total, event.cash_won, event.bonus_won
-    except AttributeError:
-        return None
-    if not (type(player) is str and type(currency) is str and type(pool) is str):
-        return None
-    if not (type(paid_bonus) is int and type(paid_available) is int and type(cost) is int):
-        return None
-    if not (type(cash) is int and type(bonus) is int):
-        return None
-    # The domain's order (domain.postings._draws_settled), zero amounts left out as there.
-    available, bonus_account = f"player:{player}:available", f"player:{player}:bonus"
-    found: list[Move] = []
-    if paid_bonus:
-        found.append((bonus_account, -paid_bonus, currency))
-    if paid_available:
-        found.append((available, -paid_available, currency))
-    if cost:
-        found.append(("house:revenue", cost, currency))
-    if cash or bonus:
-        found.append((f"pool:{pool}:prize_fund", -(cash + bonus), currency))
-    if cash:
-        found.append((available, cash, currency))
-    if bonus:
-        found.append((bonus_account, bonus, currency))
-    return found
 
 
 def pool_exclusion(

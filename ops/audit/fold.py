@@ -17,9 +17,8 @@ from eventsourcing.persistence import Mapper, Notification, StoredEvent
 from eventsourcing.utils import resolve_topic
 
 from domain.pool import WorkingPool
-from domain.postings import moves_money
+from domain.postings import moves_for, moves_money
 from ops.audit.draw_checks import Charge, DrawChecks, Ref
-from ops.audit.fast import event_moves
 from ops.audit.log import qualname_of
 from ops.audit.payment_checks import PaymentChecks
 from ops.audit.pool_checks import apply_checked, check_wins
@@ -271,7 +270,7 @@ class LedgerFold:
 
     def _money(self, event: Any, ref: Ref) -> None:
         try:
-            postings = event_moves(event)
+            postings = moves_for(event)
         except Exception as error:  # a tampered attribute of the wrong type, say
             self.offend("postings", f"not a well-formed money event: {error}", ref)
             return

@@ -12,7 +12,6 @@ import pytest
 from domain import ids
 from domain.postings import postings_for
 from ops.audit import fold
-from ops.audit.fast import moves
 from ops.audit.verify import verify_ledger
 from tests.cli.conftest import Store
 
@@ -49,7 +48,11 @@ def test_the_fast_paths_report_what_the_mapper_and_the_domain_report(
     assert {"draw_inputs", "postings", "draws"} <= failed
 
     monkeypatch.setattr(fold._Topic, "decode", lambda *_: None)
-    monkeypatch.setattr(fold, "event_moves", lambda event: moves(postings_for(event)))
+    monkeypatch.setattr(
+        fold,
+        "moves_for",
+        lambda e: [(p.account, p.amount_minor, p.currency) for p in postings_for(e)],
+    )
     assert _report(store) == fast
 
 

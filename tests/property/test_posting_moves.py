@@ -1,6 +1,7 @@
-"""Property: the ledger projections' own moves for a Wallet.DrawsSettled
-(``projections.ledger.moves_for``) are the domain's postings (``domain.postings``), in the same
-order, zero amounts left out as there; an event the domain refuses is refused the same way."""
+"""Property: the fast moves of a Wallet.DrawsSettled (``domain.postings.moves_for``, which the
+ledger projections and ``prizeledger verify`` fold every event with) are the domain's postings
+(``postings_for``), in the same order, zero amounts left out as there; an event the domain
+refuses is refused the same way."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ from typing import Any
 import hypothesis.strategies as st
 from hypothesis import given
 
-from domain.postings import postings_for
+from domain.postings import draws_settled_moves, moves_for, postings_for
 from domain.wallet import Wallet
-from projections.ledger import draws_settled_moves, moves_for
 
 DRAWS_SETTLED: type = Wallet.DrawsSettled  # type: ignore[attr-defined]
 AMOUNTS = ("from_bonus", "from_available", "cost_total", "cash_won", "bonus_won")
