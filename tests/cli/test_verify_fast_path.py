@@ -1,7 +1,7 @@
 """``prizeledger verify`` decodes most events itself (``ops.audit.fold._Topic``) and makes the
-postings of a draw settlement itself (``ops.audit.fast``): on a store with tampered events its
-report is the one it gives when every event goes through the ledger's mapper and
-``domain.postings``."""
+postings of a draw settlement through the fast path (``domain.postings.moves_for``): on a store
+with tampered events its report is the one it gives when every event goes through the ledger's
+mapper and ``postings_for``."""
 
 from __future__ import annotations
 
