@@ -33,7 +33,7 @@ from infrastructure.live import InMemoryLiveBus, LiveBus, LiveFeed, RedisLiveBus
 from infrastructure.mail import MailSender, mail_sender
 from infrastructure.notifier import Notifier, Outbox
 from infrastructure.passwords import Argon2Hasher
-from infrastructure.projector import ProjectionStatus, Projector
+from infrastructure.projector import BATCH_SIZE, ProjectionStatus, Projector
 from infrastructure.readstore import PostgresReadStore, SqliteReadStore
 from infrastructure.sandbox_payments import SandboxProvider
 from infrastructure.settings import Settings
@@ -74,7 +74,9 @@ class System:
     _status_projector: Projector | None = field(default=None, init=False, repr=False)
     _live_bus: LiveBus | None = field(default=None, init=False, repr=False)
 
-    def projector(self, names: Sequence[str] | None = None, batch_size: int = 1_000) -> Projector:
+    def projector(
+        self, names: Sequence[str] | None = None, batch_size: int = BATCH_SIZE
+    ) -> Projector:
         """A projector over the chosen projections (all by default) at their active versions."""
         postgres = None if self.settings.embedded else self.settings.database_url
         return Projector(

@@ -48,7 +48,7 @@ from projections.base import (
 )
 from projections.catalog import active_versions
 
-__all__ = ["GATHER_S", "Leases", "Projector", "ProjectionStatus", "Waker"]
+__all__ = ["BATCH_SIZE", "GATHER_S", "Leases", "Projector", "ProjectionStatus", "Waker"]
 
 # Store failures: retried by ``run``, never mistaken for a poison event.
 _TRANSIENT = (psycopg.OperationalError, sqlite3.OperationalError, es_persistence.OperationalError)
@@ -56,6 +56,11 @@ _TRANSIENT = (psycopg.OperationalError, sqlite3.OperationalError, es_persistence
 log = logging.getLogger(__name__)
 VERSION_CHECK_S = 2.0
 GATHER_S = 0.005
+# Notifications per page while catching up (each page one transaction per projection). Measured
+# over a 200k-event catch-up of balances, history and trial_balance: 1,000 gave 20.7-23.8k
+# events/s, 2,000 26-27k, 4,000 28.8-31.0k (fewer commits to wait for, 28 vs 29-34 µs of CPU per
+# event), for 7 MiB more peak memory. Following the log, pages hold only what is new.
+BATCH_SIZE = 4_000
 
 
 class _Skipped:
@@ -179,7 +184,7 @@ class Projector:
         *,
         conninfo: str | None = None,
         lease_scope: str = "public",
-        batch_size: int = 1_000,
+        batch_size: int = BATCH_SIZE,
         poll_s: float = 0.2,
         gather_s: float = GATHER_S,
     ) -> None:

@@ -316,7 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     register_demo_commands(commands)  # seed-demo
     projector = commands.add_parser("projector", help=_projector.__doc__)
     projector.add_argument("names", nargs="*", help="projections to run (default: all)")
-    projector.add_argument("--batch", type=int, default=1_000, help="events per transaction")
+    projector.add_argument(  # infrastructure.projector.BATCH_SIZE (not imported to parse)
+        "--batch", type=int, default=4_000, help="events per transaction (default 4,000)"
+    )
     projector.add_argument(
         "--report-every", type=float, default=10.0, help="seconds between status log lines"
     )
