@@ -7,7 +7,7 @@ the prize table, the controls and the current epoch's committed server seed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -22,11 +22,12 @@ from domain.fairness import commitment_of
 from domain.money import check_currency_code, check_positive_amount
 from domain.prizes import (
     BPS,
+    BUCKETS,
     PoolControls,
     Prize,
+    bucket_of,
     check_key,
     rebucket,
-    window_add,
     window_sum,
 )
 
@@ -71,6 +72,8 @@ class WorkingPool:
     # The rules, parsed once per batch rather than once per draw.
     controls: PoolControls
     prizes: list[Prize]
+    # key -> the bucket its window was last trimmed to (``_add``).
+    _trimmed: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     def window(self, key: str, at: datetime, window_s: int) -> int:
         return window_sum(self.windows.get(key, {}), at, window_s)
@@ -93,7 +96,16 @@ class WorkingPool:
             self._add(WindowKey.BIG_DAY.value, at, DAY_S, 1)
 
     def _add(self, key: str, at: datetime, window_s: int, amount: int) -> None:
-        self.windows[key] = window_add(self.windows.get(key, {}), at, window_s, amount)
+        """``windows[key] = window_add(windows[key], at, window_s, amount)``. The working pool
+        owns its bucket dicts (``PrizePool.working`` copies them), so the buckets that fell out
+        of the window are dropped once per bucket of time, not at every win of a batch."""
+        current = bucket_of(at, window_s)
+        buckets = self.windows.get(key)
+        if buckets is None or self._trimmed.get(key) != current:
+            old = buckets if buckets is not None else {}
+            buckets = self.windows[key] = {k: v for k, v in old.items() if k >= current - BUCKETS}
+            self._trimmed[key] = current
+        buckets[current] = buckets.get(current, 0) + amount
 
     def budget_used(self, prize: Prize, at: datetime) -> int:
         return self.window(_budget_key(prize.prize_id), at, prize.budget_window_s)

@@ -21,7 +21,7 @@ from typing import Any
 from domain.hot_events import body_of
 from domain.pool import PrizePool, WorkingPool
 from ops.audit.draw_checks import Ref
-from ops.audit.fast import apply_win, pool_exclusion
+from ops.audit.fast import pool_exclusion
 
 __all__ = ["apply_checked", "check_wins"]
 
@@ -41,7 +41,6 @@ def check_wins(
     in the table (the event's apply then fails on it)."""
     working = pool.working()
     by_id, controls = working.prizes_by_id, working.controls
-    trimmed: dict[str, int] = {}  # for apply_win: the windows it has trimmed at event.at
     known = True
     for prize_id in event.wins:
         prize = by_id.get(prize_id)
@@ -58,15 +57,15 @@ def check_wins(
                 f" budget used {working.budget_used(prize, event.at)} of {prize.budget})",
                 ref,
             )
-        apply_win(working, prize, event.at, trimmed)
+        working.apply_win(prize, event.at)
     return working if known else None
 
 
 def apply_checked(pool: PrizePool, event: Any, working: WorkingPool) -> bool:
     """Apply ``event`` to ``pool`` from ``working``, what ``check_wins`` returned for them
     (the pool unchanged since), as ``event.apply(pool)`` would: PrizePool._draws_settled applies
-    the same wins to the same working copy (``ops.audit.fast.apply_win`` is its
-    ``WorkingPool.apply_win``) and keeps its fund, stock and windows. False, and
+    the same wins to the same working copy (``WorkingPool.apply_win``) and keeps its fund,
+    stock and windows. False, and
     ``pool`` unchanged, unless ``event`` is a PrizePool.DrawsSettled whose apply calls that
     method without a TypeError (every argument among its attributes, no ``self``): the caller
     then applies it, to fail or not as it does."""

@@ -18,7 +18,7 @@ from domain.postings import moves_for, postings_for
 from domain.prizes import PoolControls, Prize
 from domain.wallet import Wallet
 from infrastructure.transcoder import MsgspecTranscoder
-from ops.audit.fast import ANY_PLAYER, apply_win, pool_exclusion
+from ops.audit.fast import ANY_PLAYER, pool_exclusion
 from ops.audit.fold import _Topic
 from tests.property.test_draw_properties import controls, prizes
 
@@ -158,41 +158,3 @@ def test_other_events_moves_are_the_domains() -> None:
         event = _Topic(topic, mapper, {}).decode(stored.state, 1)
         assert event is not None
         assert _outcome(moves_for, event) == _outcome(_domain_moves, event)
-
-
-@settings(max_examples=400, deadline=None)
-@given(
-    table=prizes(),
-    rules=controls(),
-    fund=st.integers(0, 600_000),
-    batches=st.lists(
-        st.tuples(st.integers(0, 200_000), st.lists(st.integers(0, 5), max_size=10)),
-        max_size=8,
-    ),
-)
-def test_apply_win_is_the_working_pools(
-    table: list[Prize], rules: PoolControls, fund: int, batches: list[tuple[int, list[int]]]
-) -> None:
-    """Batch after batch (seconds apart, each of wins at one time), win after win: the fast
-    path leaves the fund, stock and windows the domain's ``WorkingPool.apply_win`` leaves."""
-
-    def working() -> WorkingPool:
-        stock = {p.prize_id: p.stock for p in table}
-        return WorkingPool(fund=fund, stock=stock, windows={}, controls=rules, prizes=table)
-
-    domain, fast = working(), working()
-    for second, indices in sorted(batches, key=lambda b: b[0]):
-        at = _T + timedelta(seconds=second)
-        trimmed: dict[str, int] = {}
-        for index in indices:
-            prize = table[index % len(table)]
-            domain.apply_win(prize, at)
-            apply_win(fast, prize, at, trimmed)
-            assert (fast.fund, fast.stock, fast.windows) == (
-                domain.fund,
-                domain.stock,
-                domain.windows,
-            )
-            assert [list(w) for w in fast.windows.values()] == [
-                list(w) for w in domain.windows.values()
-            ]
