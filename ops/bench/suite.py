@@ -25,10 +25,12 @@ import os
 import platform
 import secrets
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import psycopg
@@ -38,7 +40,7 @@ from infrastructure.settings import Settings
 from ops.bench import draw_engine, http_draws
 from ops.bench.baseline import CONNECTIONS, Baseline
 from ops.bench.baseline import run_scenario as run_baseline
-from ops.bench.fixtures import DEFAULT_URL, open_bench_pool
+from ops.bench.fixtures import DEFAULT_URL, open_bench_pool, percentile
 from ops.bench.http_deployment import deploy
 from ops.bench.ledger_audit import audit
 from ops.bench.suite_store import StoreSize, peak_rss_mb, run_store_phase
@@ -83,6 +85,8 @@ def machine(url: str) -> dict[str, Any]:
         "synchronous_commit": settings["synchronous_commit"],
         "loadavg_at_start": Path("/proc/loadavg").read_text().split()[:3],
         "python_yardstick_ms": python_yardstick_ms(),
+        "thread_round_trip_us": thread_round_trip_us(),
+        "commit_ms": commit_ms(url),
         "note": "a shared machine: other jobs may run meanwhile (see the load averages)",
     }
 
@@ -99,6 +103,51 @@ def python_yardstick_ms(rounds: int = 5) -> float:
             total += i * i
         best = min(best, time.perf_counter() - started)
     return round(best * 1000, 1)
+
+
+def thread_round_trip_us(rounds: int = 20_000) -> float:
+    """Microseconds for one thread to wake another through a lock and be woken back, the mean
+    of ``rounds``: what every draw pays twice between its caller and the draw desk. The Python
+    yardstick does not see it (it is the kernel's scheduler), and on hosts of this kind it
+    varies as much as the yardstick does."""
+    ping, pong = threading.Lock(), threading.Lock()
+    ping.acquire()
+    pong.acquire()
+
+    def echo() -> None:
+        for _ in range(rounds):
+            ping.acquire()
+            pong.release()
+
+    thread = threading.Thread(target=echo, daemon=True)
+    thread.start()
+    started = time.perf_counter()
+    for _ in range(rounds):
+        ping.release()
+        pong.acquire()
+    elapsed = time.perf_counter() - started
+    thread.join()
+    return round(elapsed / rounds * 1e6, 2)
+
+
+def commit_ms(url: str, commits: int = 200) -> dict[str, float]:
+    """Milliseconds for one committed single-row insert (autocommit: the WAL flushed to disk
+    with this server's fsync and synchronous_commit), median and p99 of ``commits``, in a
+    throw-away schema: the floor of every save's last round trip."""
+    schema = f"bench_commit_{secrets.token_hex(4)}"
+    times: list[float] = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+        try:
+            conn.execute(f"CREATE TABLE {schema}.rows (id bigserial PRIMARY KEY, state bytea)")
+            insert = f"INSERT INTO {schema}.rows (state) VALUES (%s)"
+            for _ in range(commits):
+                started = time.perf_counter()
+                conn.execute(insert, (b"x" * 300,))
+                times.append((time.perf_counter() - started) * 1000)
+        finally:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    return {"p50": round(median(times), 3), "p99": round(percentile(times, 0.99), 3)}
 
 
 def run_engine(url: str, size: SuiteSize, log: Callable[[str], None]) -> dict[str, Any]:
@@ -212,7 +261,8 @@ def summary(report: dict[str, Any]) -> str:
     lines = [
         f"machine: {m['cpu_count']} CPUs, PostgreSQL {m['postgres_version']}, fsync={m['fsync']},"
         f" synchronous_commit={m['synchronous_commit']}, load {' '.join(m['loadavg_at_start'])},"
-        f" Python yardstick {m['python_yardstick_ms']} ms",
+        f" Python yardstick {m['python_yardstick_ms']} ms, thread round trip"
+        f" {m['thread_round_trip_us']} µs, commit p50 {m['commit_ms']['p50']} ms",
     ]
     for row in report["engine"]:
         if "scenario" in row:

@@ -31,6 +31,8 @@ def test_a_tiny_suite_reports_every_section_and_passes_its_checks() -> None:
     machine = report["machine"]
     assert machine["fsync"] == "on"
     assert 0 < machine["python_yardstick_ms"] < 60_000
+    assert 0 < machine["thread_round_trip_us"] < 1_000_000
+    assert 0 < machine["commit_ms"]["p50"] <= machine["commit_ms"]["p99"] < 60_000
     assert machine["synchronous_commit"] in {"on", "remote_apply", "remote_write", "local"}
     assert machine["checks"] == dict.fromkeys(machine["checks"], True)
     assert machine["checks"]["baseline_ledger_sums_to_zero"] is True
