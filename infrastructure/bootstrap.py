@@ -29,6 +29,7 @@ from application.risk import AutoFreeze
 from application.wallets import Wallets
 from application.withdrawals import Withdrawals
 from domain.config import ConfigValues
+from infrastructure.cpus import pin_process
 from infrastructure.live import InMemoryLiveBus, LiveBus, LiveFeed, RedisLiveBus
 from infrastructure.mail import MailSender, mail_sender
 from infrastructure.notifier import Notifier, Outbox
@@ -197,6 +198,8 @@ def bootstrap(
 ) -> System:
     settings = settings or Settings.from_env()
     sandbox = _sandbox(settings, clock)  # first: a missing secret stops start-up before any I/O
+    if settings.cpus is not None:  # before the pools, the desk and the workers start threads
+        pin_process(settings.cpus)
     ledger = Ledger(env=_event_store_env(settings))
     commands = Commands(ledger, retry)
     policy = settings.policy

@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from domain.policy import MoneyPolicy
+from infrastructure.cpus import CpuSpecError, parse_cpus
 
 __all__ = ["Settings", "SettingsError"]
 
@@ -38,6 +39,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _cpus(env: Mapping[str, str], name: str) -> frozenset[int] | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return parse_cpus(raw)
+    except CpuSpecError as error:
+        raise SettingsError(f"{name}: {error}") from None
 
 
 def _positive(env: Mapping[str, str], name: str, default: int) -> int:
@@ -100,6 +111,9 @@ class Settings:
     cache_size: int = 10_000
     schema: str = "public"
     draw_batch: int = 64
+    # The CPUs this process keeps its threads on (None: wherever the scheduler puts them);
+    # see infrastructure.cpus.
+    cpus: frozenset[int] | None = None
     redis_prefix: str = "prizeledger:"
     # Random per process unless configured: tokens then die with the process, which is what a
     # throwaway Settings() (tests, scripts) wants; from_env() always sets a durable one.
@@ -163,6 +177,7 @@ class Settings:
             cache_size=_int(env, "PRIZELEDGER_CACHE_SIZE", 10_000),
             schema=env.get("PRIZELEDGER_SCHEMA", "public"),
             draw_batch=_int(env, "PRIZELEDGER_DRAW_BATCH", 64),
+            cpus=_cpus(env, "PRIZELEDGER_CPUS"),
             redis_prefix=env.get("PRIZELEDGER_REDIS_PREFIX", "prizeledger:"),
             jwt_secret=_secret(env, "PRIZELEDGER_JWT_SECRET", data_dir, embedded),
             access_token_ttl_s=_int(env, "PRIZELEDGER_ACCESS_TOKEN_TTL_S", 900),
