@@ -10,7 +10,7 @@ is per save attempt, ``mean_batch`` is requests per committed save (1 for the na
 Runs in a throw-away schema that is dropped afterwards.
 
     .venv/bin/python -m ops.bench.draw_engine [--seconds S] [--players 1,8,64] [--impl all]
-        [--spread] [--desk-alone]
+        [--spread] [--desk-alone] [--cpus 0]
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from application.draws import _request
 from application.errors import ConcurrencyConflict
 from domain.cause import Cause
 from infrastructure.bootstrap import System, bootstrap
+from infrastructure.cpus import parse_cpus, pin_process
 from infrastructure.settings import Settings
 from ops.bench.fixtures import DEFAULT_URL, open_bench_pool, percentile
 
@@ -193,7 +194,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also the desk without callers: one thread settling a batch per round",
     )
+    parser.add_argument(
+        "--cpus",
+        help="keep this process on these CPUs (e.g. 0), as PRIZELEDGER_CPUS keeps the API",
+    )
     args = parser.parse_args(argv)
+    if args.cpus:
+        pin_process(parse_cpus(args.cpus))
     url = os.environ.get("DATABASE_URL", DEFAULT_URL)
     impls = ["naive", "group_commit", "group_commit_async"] if args.impl == "all" else [args.impl]
     scenarios = [(int(p), 1) for p in args.players.split(",")]

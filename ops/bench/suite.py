@@ -36,6 +36,7 @@ from typing import Any
 import psycopg
 
 from infrastructure.bootstrap import bootstrap
+from infrastructure.cpus import pin_process
 from infrastructure.settings import Settings
 from ops.bench import draw_engine, http_draws
 from ops.bench.baseline import CONNECTIONS, Baseline
@@ -63,6 +64,11 @@ class SuiteSize:
 
 
 _SCENARIOS = ((1, 1), (8, 1), (64, 1), (64, 8))
+# The engine phase runs on one core, as the API process that holds the draw desk is deployed
+# (PRIZELEDGER_CPUS, docs/operations.md); the baseline runs in the same process on the same core
+# (pinned or not, its 64 players measured alike: 481-916 vs 583-819 draws/s, within the host's
+# noise).
+ENGINE_CPUS = frozenset({0})
 FULL = SuiteSize(10.0, _SCENARIOS, 64, 20.0, 3.0, 5.0, StoreSize(1_000_000, 10.0, 32, 5.0))
 QUICK = SuiteSize(2.0, _SCENARIOS, 64, 5.0, 2.0, 2.0, StoreSize(100_000, 4.0, 32, 2.0))
 
@@ -159,11 +165,14 @@ def run_engine(url: str, size: SuiteSize, log: Callable[[str], None]) -> dict[st
         admin.execute(f"CREATE SCHEMA {schema}")
     baseline = Baseline(url)
     rows: list[dict[str, Any]] = []
+    every_cpu = frozenset(os.sched_getaffinity(0))
     try:
         # The server allows 100 clients and is shared: both sides get CONNECTIONS (the event
         # store's pool may overflow to twice that; its draws go through one desk writer anyway).
-        settings = Settings(database_url=url, schema=schema, pool_size=CONNECTIONS)
-        system = bootstrap(settings)
+        settings = Settings(
+            database_url=url, schema=schema, pool_size=CONNECTIONS, cpus=ENGINE_CPUS
+        )
+        system = bootstrap(settings)  # from here this process runs on ENGINE_CPUS
         try:
             pool_keys, names = draw_engine.prepare(system, pools, players)
             baseline.open(pool_keys, names)
@@ -181,6 +190,7 @@ def run_engine(url: str, size: SuiteSize, log: Callable[[str], None]) -> dict[st
             ledger = audit(system, [])
         finally:
             system.close()
+            pin_process(every_cpu)  # the later phases run where the scheduler puts them
         baseline_checks = baseline.check()
     finally:
         baseline.close()
