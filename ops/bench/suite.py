@@ -64,10 +64,10 @@ class SuiteSize:
 
 
 _SCENARIOS = ((1, 1), (8, 1), (64, 1), (64, 8))
-# The engine phase runs on one core, as the API process that holds the draw desk is deployed
-# (PRIZELEDGER_CPUS, docs/operations.md); the baseline runs in the same process on the same core
-# (pinned or not, its 64 players measured alike: 481-916 vs 583-819 draws/s, within the host's
-# noise).
+# prizeledger's engine scenarios run on one core, as the API process that holds the draw desk
+# is deployed (PRIZELEDGER_CPUS, docs/operations.md). The baseline's run where the scheduler
+# puts them, as a row-lock system is deployed: pinned, its 64 players did 329 draws/s in one
+# suite run against 568-751 unpinned.
 ENGINE_CPUS = frozenset({0})
 FULL = SuiteSize(10.0, _SCENARIOS, 64, 20.0, 3.0, 5.0, StoreSize(1_000_000, 10.0, 32, 5.0))
 QUICK = SuiteSize(2.0, _SCENARIOS, 64, 5.0, 2.0, 2.0, StoreSize(100_000, 4.0, 32, 2.0))
@@ -169,20 +169,21 @@ def run_engine(url: str, size: SuiteSize, log: Callable[[str], None]) -> dict[st
     try:
         # The server allows 100 clients and is shared: both sides get CONNECTIONS (the event
         # store's pool may overflow to twice that; its draws go through one desk writer anyway).
-        settings = Settings(
-            database_url=url, schema=schema, pool_size=CONNECTIONS, cpus=ENGINE_CPUS
-        )
-        system = bootstrap(settings)  # from here this process runs on ENGINE_CPUS
+        settings = Settings(database_url=url, schema=schema, pool_size=CONNECTIONS)
+        system = bootstrap(settings)
         try:
             pool_keys, names = draw_engine.prepare(system, pools, players)
             baseline.open(pool_keys, names)
             for n_players, n_pools in size.engine_scenarios:
                 who, where = names[:n_players], pool_keys[:n_pools]
+                pin_process(ENGINE_CPUS)
                 ours = draw_engine.run_scenario(
                     system, "group_commit", who, where, size.engine_seconds
                 )
+                pin_process(every_cpu)
                 theirs = run_baseline(baseline, who, where, size.engine_seconds)
-                rows += [{**ours, "impl": "prizeledger"}, theirs]
+                cpus = ",".join(map(str, sorted(ENGINE_CPUS)))
+                rows += [{**ours, "impl": "prizeledger", "cpus": cpus}, theirs]
                 log(
                     f"engine {theirs['scenario']}: prizeledger {ours['draws_per_s']}/s,"
                     f" baseline {theirs['draws_per_s']}/s"
