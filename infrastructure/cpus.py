@@ -5,8 +5,9 @@ workers — that take turns on one interpreter lock, so it never runs Python on 
 once. Left to the scheduler, its threads still wake each other across cores, and on virtual
 machines of the kind this project runs on a cross-core wake-up costs tens of microseconds
 (``prizeledger bench`` reports it as ``machine.thread_round_trip_us``). Kept on one core, the
-same process does more with less CPU (docs/performance.md); the other cores are left to
-Postgres and the other processes. Off by default: which CPUs to use is a deployment's choice.
+draw engine did more with less CPU; a whole deployment on two cores did not always
+(docs/operations.md, "Scaling out"). Off by default: which CPUs to use is a deployment's
+choice, to be measured where it runs.
 """
 
 from __future__ import annotations

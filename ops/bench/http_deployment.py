@@ -30,7 +30,7 @@ from infrastructure.bootstrap import System, bootstrap
 from infrastructure.settings import Settings
 from ops.bench.proc_cpu import descendants
 
-__all__ = ["SERVER_CPUS", "SERVER_HTTP", "SERVER_LOOP", "Deployment", "deploy"]
+__all__ = ["SERVER_HTTP", "SERVER_LOOP", "Deployment", "deploy"]
 
 # The bench measures throughput, not the limiter: budgets no run can spend (the limiter's Redis
 # calls still happen on every request).
@@ -38,11 +38,6 @@ UNLIMITED_PER_MIN = 100_000_000
 START_TIMEOUT_S = 60.0
 # The event loop and HTTP parser the server runs with: production's (``prizeledger api``).
 SERVER_LOOP, SERVER_HTTP = "uvloop", "httptools"
-# One API process is kept on one core (PRIZELEDGER_CPUS, infrastructure.cpus), as docs/operations.md
-# advises for a small machine: its threads take turns on one interpreter lock anyway, and
-# waking each other across cores cost it ~20 % of its CPU here. Several workers are left to the
-# scheduler.
-SERVER_CPUS = "0"
 
 
 @dataclass
@@ -201,8 +196,7 @@ def deploy(
         started.append(_start([*cli, "projector"], env, logs / "projector.log"))
         port = _free_port()
         command = server_command(port, workers, profile)
-        server_env = {**env, "PRIZELEDGER_CPUS": SERVER_CPUS} if workers == 1 else env
-        started.append(_start(command, server_env, logs / "server.log"))
+        started.append(_start(command, env, logs / "server.log"))
         base_url = f"http://127.0.0.1:{port}"
         _wait_live(base_url, started[-1], logs / "server.log")
         yield Deployment(

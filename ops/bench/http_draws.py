@@ -29,7 +29,6 @@ import httpx
 
 from ops.bench.fixtures import DEFAULT_URL, open_bench_pool, percentile
 from ops.bench.http_deployment import (
-    SERVER_CPUS,
     SERVER_HTTP,
     SERVER_LOOP,
     UNLIMITED_PER_MIN,
@@ -316,11 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "benchmark": "http_draws",
         "cpus": os.cpu_count(),
-        "server": {
-            "http": SERVER_HTTP,
-            "loop": SERVER_LOOP,
-            "cpus": f"one worker: PRIZELEDGER_CPUS={SERVER_CPUS}; several: unpinned",
-        },
+        "server": {"http": SERVER_HTTP, "loop": SERVER_LOOP},
         "rate_limits": {
             "per_ip_per_min": UNLIMITED_PER_MIN,
             "per_player_per_min": UNLIMITED_PER_MIN,

@@ -36,7 +36,6 @@ from typing import Any
 import psycopg
 
 from infrastructure.bootstrap import bootstrap
-from infrastructure.cpus import pin_process
 from infrastructure.settings import Settings
 from ops.bench import draw_engine, http_draws
 from ops.bench.baseline import CONNECTIONS, Baseline
@@ -64,11 +63,6 @@ class SuiteSize:
 
 
 _SCENARIOS = ((1, 1), (8, 1), (64, 1), (64, 8))
-# prizeledger's engine scenarios run on one core, as the API process that holds the draw desk
-# is deployed (PRIZELEDGER_CPUS, docs/operations.md). The baseline's run where the scheduler
-# puts them, as a row-lock system is deployed: pinned, its 64 players did 329 draws/s in one
-# suite run against 568-751 unpinned.
-ENGINE_CPUS = frozenset({0})
 FULL = SuiteSize(10.0, _SCENARIOS, 64, 20.0, 3.0, 5.0, StoreSize(1_000_000, 10.0, 32, 5.0))
 QUICK = SuiteSize(2.0, _SCENARIOS, 64, 5.0, 2.0, 2.0, StoreSize(100_000, 4.0, 32, 2.0))
 
@@ -165,7 +159,6 @@ def run_engine(url: str, size: SuiteSize, log: Callable[[str], None]) -> dict[st
         admin.execute(f"CREATE SCHEMA {schema}")
     baseline = Baseline(url)
     rows: list[dict[str, Any]] = []
-    every_cpu = frozenset(os.sched_getaffinity(0))
     try:
         # The server allows 100 clients and is shared: both sides get CONNECTIONS (the event
         # store's pool may overflow to twice that; its draws go through one desk writer anyway).
@@ -176,14 +169,11 @@ def run_engine(url: str, size: SuiteSize, log: Callable[[str], None]) -> dict[st
             baseline.open(pool_keys, names)
             for n_players, n_pools in size.engine_scenarios:
                 who, where = names[:n_players], pool_keys[:n_pools]
-                pin_process(ENGINE_CPUS)
                 ours = draw_engine.run_scenario(
                     system, "group_commit", who, where, size.engine_seconds
                 )
-                pin_process(every_cpu)
                 theirs = run_baseline(baseline, who, where, size.engine_seconds)
-                cpus = ",".join(map(str, sorted(ENGINE_CPUS)))
-                rows += [{**ours, "impl": "prizeledger", "cpus": cpus}, theirs]
+                rows += [{**ours, "impl": "prizeledger"}, theirs]
                 log(
                     f"engine {theirs['scenario']}: prizeledger {ours['draws_per_s']}/s,"
                     f" baseline {theirs['draws_per_s']}/s"
@@ -191,7 +181,6 @@ def run_engine(url: str, size: SuiteSize, log: Callable[[str], None]) -> dict[st
             ledger = audit(system, [])
         finally:
             system.close()
-            pin_process(every_cpu)  # the later phases run where the scheduler puts them
         baseline_checks = baseline.check()
     finally:
         baseline.close()
