@@ -196,11 +196,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--cpus",
-        help="keep this process on these CPUs (e.g. 0), as PRIZELEDGER_CPUS keeps the API",
+        type=parse_cpus,
+        help="keep this process on these CPUs (e.g. 0 or 0-1), as PRIZELEDGER_CPUS would",
     )
     args = parser.parse_args(argv)
     if args.cpus:
-        pin_process(parse_cpus(args.cpus))
+        pin_process(args.cpus)
     url = os.environ.get("DATABASE_URL", DEFAULT_URL)
     impls = ["naive", "group_commit", "group_commit_async"] if args.impl == "all" else [args.impl]
     scenarios = [(int(p), 1) for p in args.players.split(",")]
