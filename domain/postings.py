@@ -77,19 +77,40 @@ def _adjusted(event: object) -> list[Posting]:
 
 def _draws_settled(event: object) -> list[Posting]:
     pid, currency = _str(event, "player_id"), _str(event, "currency")
-    fund = f"pool:{_str(event, 'pool_key')}:prize_fund"
+    pool = _str(event, "pool_key")
     from_bonus, from_available = _int(event, "from_bonus"), _int(event, "from_available")
     cost, cash, bonus = _int(event, "cost_total"), _int(event, "cash_won"), _int(event, "bonus_won")
+    moves = _settled_moves(pid, currency, pool, from_bonus, from_available, cost, cash, bonus)
+    return [Posting(*move) for move in moves]
+
+
+def _settled_moves(
+    pid: str,
+    currency: str,
+    pool: str,
+    from_bonus: int,
+    from_available: int,
+    cost: int,
+    cash: int,
+    bonus: int,
+) -> list[Move]:
+    """A draw settlement's moves, zero amounts left out: what it paid, then what it won (made
+    move by move: ``moves_for`` calls this once per draw request)."""
     available, bonus_account = account_of(pid, "available"), account_of(pid, "bonus")
-    moves = (
-        (bonus_account, -from_bonus),  # paid
-        (available, -from_available),
-        ("house:revenue", cost),
-        (fund, -(cash + bonus)),  # won
-        (available, cash),
-        (bonus_account, bonus),
-    )
-    return [Posting(account, amount, currency) for account, amount in moves if amount]
+    moves: list[Move] = []
+    if from_bonus:  # paid
+        moves.append((bonus_account, -from_bonus, currency))
+    if from_available:
+        moves.append((available, -from_available, currency))
+    if cost:
+        moves.append(("house:revenue", cost, currency))
+    if cash + bonus:  # won
+        moves.append((f"pool:{pool}:prize_fund", -(cash + bonus), currency))
+    if cash:
+        moves.append((available, cash, currency))
+    if bonus:
+        moves.append((bonus_account, bonus, currency))
+    return moves
 
 
 def _pool_fund(source: str, target: str) -> Callable[[object], list[Posting]]:
@@ -146,9 +167,9 @@ def moves_for(event: object) -> list[Move]:
 
 
 def draws_settled_moves(event: Any) -> list[Move] | None:
-    """The moves of ``_draws_settled``, in its order and with its zero amounts left out; None
-    when an attribute is missing or not exactly an int (the amounts) or a str (the names): the
-    rule itself then makes them or names the problem."""
+    """The moves of ``_draws_settled`` (``_settled_moves``), without its Postings and its checks
+    through calls; None when an attribute is missing or not exactly an int (the amounts) or a
+    str (the names): the rule itself then makes them or names the problem."""
     try:
         player, currency, pool = event.player_id, event.currency, event.pool_key
         paid_bonus, paid_available = event.from_bonus, event.from_available
@@ -161,18 +182,4 @@ def draws_settled_moves(event: Any) -> list[Move] | None:
         return None
     if not (type(cash) is int and type(bonus) is int):
         return None
-    available, bonus_account = f"player:{player}:available", f"player:{player}:bonus"  # account_of
-    found: list[Move] = []
-    if paid_bonus:
-        found.append((bonus_account, -paid_bonus, currency))
-    if paid_available:
-        found.append((available, -paid_available, currency))
-    if cost:
-        found.append(("house:revenue", cost, currency))
-    if cash + bonus:
-        found.append((f"pool:{pool}:prize_fund", -(cash + bonus), currency))
-    if cash:
-        found.append((available, cash, currency))
-    if bonus:
-        found.append((bonus_account, bonus, currency))
-    return found
+    return _settled_moves(player, currency, pool, paid_bonus, paid_available, cost, cash, bonus)
