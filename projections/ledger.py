@@ -116,12 +116,7 @@ class BalancesProjection(LedgerProjection):
             )
 
         def on_changed(w: Writes, e: Any, _: int) -> None:
-            moves, at = _facts(e)
-            d = dict.fromkeys(_BALANCES, 0)
-            for account, amount, _currency in moves:
-                split = player_account(account)
-                if split is not None and split[1] in d:
-                    d[split[1]] += amount
+            d, at = player_deltas(e), _facts(e)[1]
             sums = (d["available"], d["locked"], d["bonus"])
             w.merge(changed, (str(e.originator_id),), sums, (e.originator_version, at))
 
