@@ -48,10 +48,12 @@ def pin_process(cpus: frozenset[int]) -> bool:
     if not hasattr(os, "sched_setaffinity"):
         log.warning("PRIZELEDGER_CPUS ignored: this system cannot pin a process to CPUs")
         return False
-    usable = cpus & os.sched_getaffinity(0)
+    allowed = os.sched_getaffinity(0)
+    usable = cpus & allowed
     if not usable:
-        available = sorted(os.sched_getaffinity(0))
-        log.warning("PRIZELEDGER_CPUS ignored: none of %s is among %s", sorted(cpus), available)
+        log.warning(
+            "PRIZELEDGER_CPUS ignored: none of %s is among %s", sorted(cpus), sorted(allowed)
+        )
         return False
     threads = Path("/proc/self/task")
     ids = [int(t.name) for t in threads.iterdir()] if threads.is_dir() else [0]
