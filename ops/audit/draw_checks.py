@@ -184,6 +184,11 @@ class DrawChecks:
         # Every Draw seen -> (its notification id, digest of the rest of its read-model row)
         self.digests: dict[str, tuple[int, int]] = {}
         self.requests = 0
+        # What only a read model's comparison reads (``ops.audit.model_rows``), worked out only
+        # while that read model is still to be compared (``ReadModelAudit`` says): each Draw's
+        # row digest (``draws``; else 0) and the counts per pool and prize (``pool_stats``).
+        self.rows = True
+        self.stats = True
         # For the pool_stats read model: pool key -> [requests, refused, draws, wins, cost, paid]
         self.pool_counts: dict[str, list[int]] = {}
         self.prize_counts: dict[tuple[str, str], list[int]] = {}  # (pool, prize) -> [wins, paid]
@@ -232,17 +237,23 @@ class DrawChecks:
             return
         self.requests += 1
         played = _Played(ref, event)
-        at, last = event.at, self._last_at
-        if not _same_instant_and_zone(at, last):
-            self._last_at, self._last_iso = at, iso(at)
-        row = draw_row(event, played.rewards, self._last_iso)
-        self.digests[draw_id] = (ref[0], digest(row))
-        self._count(played)
+        # Read whether or not it is digested: a Draw without them cannot be checked.
+        at, _reason = event.at, event.reason
+        self.digests[draw_id] = (ref[0], self._digest(played, at) if self.rows else 0)
+        if self.stats:
+            self._count(played)
         parts = self.pending.get(draw_id)
         if parts is None:
             parts = self.pending[draw_id] = _Parts()
         parts.played = played
         self._complete(draw_id, parts)
+
+    def _digest(self, played: _Played, at: Any) -> int:
+        """The digest of the Draw's ``draws`` row (its results in JSON: a value that has no JSON
+        form is named here, so only where that read model is compared)."""
+        if not _same_instant_and_zone(at, self._last_at):
+            self._last_at, self._last_iso = at, iso(at)
+        return digest(draw_row(played.event, played.rewards, self._last_iso))
 
     def _count(self, played: _Played) -> None:
         event = played.event

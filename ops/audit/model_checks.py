@@ -65,6 +65,7 @@ class ReadModelAudit:
             elif limit is not None and position > limit:
                 state.outcome = f"not compared (at {position}, past --to)"
             self.states[name] = state
+        self._tell_fold()
 
     def waiting(self, beyond: int) -> bool:
         """Is a comparison due at or after notification ``beyond``?"""
@@ -79,6 +80,13 @@ class ReadModelAudit:
                 self._compare_one(state)
         pending = [s.position for s in self.states.values() if s.outcome == "pending"]
         self._next_due = min(pending, default=2**63)
+        self._tell_fold()
+
+    def _tell_fold(self) -> None:
+        """The fold works out what only the ``draws`` and ``pool_stats`` comparisons read while
+        either is still to come (a Draw after the last comparison is in no read model compared)."""
+        pending = {name for name, s in self.states.items() if s.outcome == "pending"}
+        self._fold.draws.rows, self._fold.draws.stats = "draws" in pending, "pool_stats" in pending
 
     def finish(self) -> None:
         """The log ended: what is still pending tracks a position past the last event."""

@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 
 from domain import ids
+from domain.cause import Cause
 from domain.postings import postings_for
 from ops.audit import fold
+from ops.audit.draw_checks import DrawChecks
+from ops.audit.model_checks import ReadModelAudit
 from ops.audit.verify import verify_ledger
 from tests.cli.conftest import Store
 
@@ -89,3 +92,39 @@ def test_pool_wins_applied_once_report_what_applying_them_again_reports(
 
     monkeypatch.setattr(fold, "apply_checked", lambda *_: False)
     assert _report(store) == once
+
+
+def test_what_only_a_draws_comparison_reads_stops_after_the_last_one(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each Draw's read-model digest and the per-pool counts are worked out only while the
+    ``draws`` or ``pool_stats`` comparison is still to come. With both read models behind the
+    head (two more draws, not projected), they are compared where they stand, the Draws after
+    that are not digested, and the report is the one a fold that digests every Draw gives."""
+    (projected,) = store.sql("SELECT position FROM rm_tracking WHERE projection = 'draws'")[0]
+    for request in ("later-1", "later-2"):
+        store.system.draws.draw("p2", "chips", 1, Cause("player:p2", request))
+    digested: list[int] = []
+    digest = DrawChecks._digest
+
+    def spy(checks: DrawChecks, played: Any, at: Any) -> int:
+        digested.append(played.ref[0])
+        return digest(checks, played, at)
+
+    monkeypatch.setattr(DrawChecks, "_digest", spy)
+    report = _report(store)
+    assert report["ok"]
+    compared = {m["name"]: m for m in report["read_models"]}
+    for name in ("draws", "pool_stats"):
+        assert (compared[name]["outcome"], compared[name]["position"]) == ("equal", projected)
+    draws = [at for at, _ in store.notifications("Draw.Executed")]
+    assert digested == [at for at in draws if at <= projected]
+    assert len(digested) == len(draws) - 2
+
+    def every_draw(audit: ReadModelAudit) -> None:
+        audit._fold.draws.rows = audit._fold.draws.stats = True
+
+    monkeypatch.setattr(ReadModelAudit, "_tell_fold", every_draw)
+    digested.clear()
+    assert _report(store) == report
+    assert digested == draws

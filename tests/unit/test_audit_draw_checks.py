@@ -143,3 +143,20 @@ def test_a_second_record_and_a_missing_part_are_named() -> None:
     assert "draw d1 was already settled: a second wallet record" in messages
     assert "a second Draw record for the same request" in messages
     assert "draw d2 has no wallet record and no pool batch" in messages
+
+
+@pytest.mark.parametrize("rows", [True, False])
+@pytest.mark.parametrize("missing", ["at", "reason"])
+def test_a_draw_without_its_time_or_reason_cannot_be_checked_digested_or_not(
+    rows: bool, missing: str
+) -> None:
+    """Whether or not its ``draws`` row is digested (``DrawChecks.rows``: that read model is
+    still to be compared), a Draw without a column of that row is refused, for the fold to name
+    (``LedgerFold._handle``: "cannot be checked")."""
+    checks = DrawChecks(lambda *_: None)
+    checks.rows = rows
+    draw = _Request().draw
+    delattr(draw, missing)
+    with pytest.raises(AttributeError, match=missing):
+        checks.on_draw((3, "d1", "Draw.Executed"), draw)
+    assert checks.digests == {}
