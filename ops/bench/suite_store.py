@@ -4,13 +4,15 @@ In a throw-away schema (``prizeledger migrate`` first, as production does): ``ev
 events generated on one pool ``gen-0`` (``projections.generate``), so that pool's history is the
 whole store; a ``prizeledger projector`` process catches balances, history and trial_balance up
 from 0 (events/s from its first tracked batch to the head, its peak RSS from /proc); then
-``projections.live`` (lag while 32 threads draw); ``verify_ledger`` over everything and over a
+``projections.live`` (lag while 32 threads draw); ``prizeledger verify`` (its own process, as an
+auditor runs it) over everything and over a
 second store a tenth the size, same generator and mix (linear?); draw latency on a fresh pool vs
 ``gen-0`` (flat?).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -28,7 +30,6 @@ import psycopg
 from domain.ids import pool_id
 from infrastructure.bootstrap import System, bootstrap
 from infrastructure.settings import Settings
-from ops.audit.verify import VerifyReport, verify_ledger
 from ops.bench import draw_engine, projections
 from ops.bench.baseline import CONNECTIONS
 
@@ -126,27 +127,45 @@ def _growth_draws(system: System, seconds: float) -> dict[str, Any]:
     }
 
 
-def _growth_verify(url: str, full: VerifyReport, events: int) -> dict[str, Any]:
+def _verify(env: dict[str, str]) -> dict[str, Any]:
+    """``prizeledger verify --json`` over the schema of ``env``, the command an auditor runs, in
+    a process of its own: its events, seconds and events/s (as the command reports them: from its
+    first read of the log to its verdict) and its verdict."""
+    command = [sys.executable, "-m", "ops.cli", "verify", "--json"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode not in (0, 1):
+        raise RuntimeError(f"prizeledger verify exited {done.returncode}: {done.stderr[-2000:]}")
+    report = json.loads(done.stdout)
+    return {
+        "events": report["events"],
+        "events_per_s": report["events_per_s"],
+        "seconds": round(report["elapsed_s"], 2),
+        "violations": report["violations"],
+        "ok": report["ok"] and done.returncode == 0,
+    }
+
+
+def _growth_verify(url: str, full: dict[str, Any], events: int) -> dict[str, Any]:
     """Verify over a second store of ``events`` (a tenth of the big one) made by the same
     generator, beside the big store's figure: linear means the time ratio is close to the event
     ratio. The generator opens one player per 100 events, so both stores hold the same mix
     (a prefix of the big store would not: its first tenth is mostly wallets and deposits)."""
-    with _schema(url) as (schema, _env):
+    with _schema(url) as (schema, env):
         settings = Settings(database_url=url, schema=schema, pool_size=4)
         system = bootstrap(settings)
         try:
             projections.generate(system, events, pools=1)
-            small = verify_ledger(system)
         finally:
             system.close()
+        small = _verify(env)
     return {
-        "events_small": small.events,
-        "seconds_small": round(small.elapsed_s, 2),
-        "events_large": full.events,
-        "seconds_large": round(full.elapsed_s, 2),
-        "event_ratio": round(full.events / small.events, 2) if small.events else None,
-        "time_ratio": round(full.elapsed_s / small.elapsed_s, 2) if small.elapsed_s else None,
-        "ok": small.ok,
+        "events_small": small["events"],
+        "seconds_small": small["seconds"],
+        "events_large": full["events"],
+        "seconds_large": full["seconds"],
+        "event_ratio": round(full["events"] / small["events"], 2) if small["events"] else None,
+        "time_ratio": round(full["seconds"] / small["seconds"], 2) if small["seconds"] else None,
+        "ok": small["ok"],
     }
 
 
@@ -164,19 +183,20 @@ def run_store_phase(url: str, size: StoreSize, log: Callable[[str], None]) -> di
             catch_up = _projector_catch_up(env, probe, head, log)
             live = projections.live(system, url, schema, size.live_seconds, size.live_threads)
             growth = _growth_draws(system, size.growth_seconds)
-            report = verify_ledger(system)
-            log(f"verify: {report.events:,} events at {report.events_per_s:,.0f}/s, ok={report.ok}")
         finally:
             probe.close()
             system.close()
+        report = _verify(env)
+        rate, ok = report["events_per_s"], report["ok"]
+        log(f"verify: {report['events']:,} events at {rate:,}/s, ok={ok}")
     growth["verify"] = _growth_verify(url, report, size.events // 10)
     log(
         f"verify growth: {growth['verify']['events_small']:,} events in"
-        f" {growth['verify']['seconds_small']} s vs {report.events:,} in {report.elapsed_s:.1f} s"
+        f" {growth['verify']['seconds_small']} s vs {report['events']:,} in {report['seconds']} s"
     )
     checks = {
         "projector_caught_up": catch_up["caught_up"],
-        "verify_ok": report.ok,
+        "verify_ok": report["ok"],
         "verify_part_ok": growth["verify"]["ok"],
         "growth_draws_no_errors": not growth["fresh_pool"]["errors"]
         and not growth["long_pool"]["errors"],
@@ -190,10 +210,7 @@ def run_store_phase(url: str, size: StoreSize, log: Callable[[str], None]) -> di
             "live": live,
         },
         "verify": {
-            "events": report.events,
-            "events_per_s": round(report.events_per_s),
-            "seconds": round(report.elapsed_s, 2),
-            "violations": report.findings.violations,
+            **{k: report[k] for k in ("events", "events_per_s", "seconds", "violations")},
         },
         "projector_peak_rss_mb": catch_up["peak_rss_mb"],
         "growth": growth,
