@@ -181,7 +181,8 @@ class DrawChecks:
     def __init__(self, offend: Offend) -> None:
         self._offend = offend
         self.pending: dict[str, _Parts] = {}
-        # Every Draw seen -> (its notification id, digest of the rest of its read-model row)
+        # Every Draw seen -> (its notification id, digest of the rest of its read-model row, or
+        # 0 for a Draw folded once no ``draws`` comparison was to come: see ``rows``)
         self.digests: dict[str, tuple[int, int]] = {}
         self.requests = 0
         # What only a read model's comparison reads (``ops.audit.model_rows``), worked out only
