@@ -139,7 +139,7 @@ def _verify(env: dict[str, str]) -> dict[str, Any]:
     return {
         "events": report["events"],
         "events_per_s": report["events_per_s"],
-        "seconds": round(report["elapsed_s"], 2),
+        "seconds": report["elapsed_s"],
         "violations": report["violations"],
         "ok": report["ok"] and done.returncode == 0,
     }
@@ -160,9 +160,9 @@ def _growth_verify(url: str, full: dict[str, Any], events: int) -> dict[str, Any
         small = _verify(env)
     return {
         "events_small": small["events"],
-        "seconds_small": small["seconds"],
+        "seconds_small": round(small["seconds"], 2),
         "events_large": full["events"],
-        "seconds_large": full["seconds"],
+        "seconds_large": round(full["seconds"], 2),
         "event_ratio": round(full["events"] / small["events"], 2) if small["events"] else None,
         "time_ratio": round(full["seconds"] / small["seconds"], 2) if small["seconds"] else None,
         "ok": small["ok"],
@@ -190,9 +190,10 @@ def run_store_phase(url: str, size: StoreSize, log: Callable[[str], None]) -> di
         rate, ok = report["events_per_s"], report["ok"]
         log(f"verify: {report['events']:,} events at {rate:,}/s, ok={ok}")
     growth["verify"] = _growth_verify(url, report, size.events // 10)
+    small = growth["verify"]
     log(
-        f"verify growth: {growth['verify']['events_small']:,} events in"
-        f" {growth['verify']['seconds_small']} s vs {report['events']:,} in {report['seconds']} s"
+        f"verify growth: {small['events_small']:,} events in {small['seconds_small']} s"
+        f" vs {report['events']:,} in {report['seconds']:.1f} s"
     )
     checks = {
         "projector_caught_up": catch_up["caught_up"],
@@ -210,7 +211,10 @@ def run_store_phase(url: str, size: StoreSize, log: Callable[[str], None]) -> di
             "live": live,
         },
         "verify": {
-            **{k: report[k] for k in ("events", "events_per_s", "seconds", "violations")},
+            "events": report["events"],
+            "events_per_s": report["events_per_s"],
+            "seconds": round(report["seconds"], 2),
+            "violations": report["violations"],
         },
         "projector_peak_rss_mb": catch_up["peak_rss_mb"],
         "growth": growth,
