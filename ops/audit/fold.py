@@ -17,12 +17,13 @@ from eventsourcing.persistence import Mapper, Notification, StoredEvent
 from eventsourcing.utils import resolve_topic
 
 from domain.pool import WorkingPool
-from domain.postings import moves_for, moves_money
+from domain.postings import moves_money
 from ops.audit.draw_checks import Charge, DrawChecks, Ref
 from ops.audit.log import qualname_of
 from ops.audit.payment_checks import PaymentChecks
 from ops.audit.pool_checks import apply_checked, check_wins
 from ops.audit.report import Findings, Offence
+from ops.audit.views import WHOLE_FOR_ROWS, moves_of, view_decoder
 
 __all__ = ["Account", "LedgerFold", "WalletFacts"]
 
@@ -78,7 +79,9 @@ class _Topic:
         "money",
         "name",
         "single",
+        "view",
         "wallet",
+        "whole_for_rows",
     )
 
     def __init__(
@@ -103,6 +106,19 @@ class _Topic:
         # Known to move no money: the fold need not ask domain.postings event by event.
         self.money = self.cls is None or moves_money(self.cls)
         self.decode_state = _state_decoder(mapper)
+        # What the checks read of it, without the rest (``ops.audit.views``), where it has one
+        # (and no upcaster: a view reads the state as stored).
+        self.view = view_decoder(self.name, mapper) if self.fast else None
+        self.whole_for_rows = self.name in WHOLE_FOR_ROWS
+
+    def event(self, state: bytes, version: int, rows: bool) -> Any:
+        """Its view where that serves (``rows``: Draws' read-model rows are being digested),
+        else the event decoded here; None for the mapper to decode (or to name why it cannot)."""
+        if self.view is not None and not (rows and self.whole_for_rows):
+            view = self.view(state)
+            if view is not None:
+                return view
+        return self.decode(state, version) if self.fast else None
 
     def decode(self, state: bytes, version: int) -> Any:
         """The event, or None for the mapper to decode (or to name why it cannot)."""
@@ -226,7 +242,7 @@ class LedgerFold:
                 self.offend("versions", message, ref)
         else:
             self._version(originator_id, version, ref)
-        event: Any = kind.decode(state, version) if kind.fast else None
+        event: Any = kind.event(state, version, self.draws.rows)
         if event is None:
             try:
                 stored = StoredEvent(UUID(originator_id), version, topic, state)
@@ -270,7 +286,7 @@ class LedgerFold:
 
     def _money(self, event: Any, ref: Ref) -> None:
         try:
-            postings = moves_for(event)
+            postings = moves_of(event)
         except Exception as error:  # a tampered attribute of the wrong type, say
             self.offend("postings", f"not a well-formed money event: {error}", ref)
             return

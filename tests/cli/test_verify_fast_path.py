@@ -1,7 +1,8 @@
-"""``prizeledger verify`` decodes most events itself (``ops.audit.fold._Topic``) and makes the
-postings of a draw settlement through the fast path (``domain.postings.moves_for``): on a store
-with tampered events its report is the one it gives when every event goes through the ledger's
-mapper and ``postings_for``."""
+"""``prizeledger verify`` decodes most events itself (``ops.audit.fold._Topic``), its two most
+common ones as views of what its checks read (``ops.audit.views``), and makes the postings of a
+draw settlement through the fast path (``domain.postings.moves_for``): on a store with tampered
+events its report is the one it gives when every event goes through the ledger's mapper and
+``postings_for``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from domain import ids
 from domain.cause import Cause
 from domain.postings import postings_for
-from ops.audit import fold
+from ops.audit import fold, views
 from ops.audit.draw_checks import DrawChecks
 from ops.audit.model_checks import ReadModelAudit
 from ops.audit.verify import verify_ledger
@@ -25,6 +26,17 @@ def _report(store: Store) -> dict[str, Any]:
     report = verify_ledger(store.system).to_json()
     del report["elapsed_s"], report["events_per_s"]
     return report
+
+
+def _slow_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every event through the ledger's mapper, every posting through ``postings_for``."""
+    monkeypatch.setattr(fold._Topic, "decode", lambda *_: None)
+    monkeypatch.setattr(fold, "view_decoder", lambda *_: None)
+    monkeypatch.setattr(
+        fold,
+        "moves_of",
+        lambda e: [(p.account, p.amount_minor, p.currency) for p in postings_for(e)],
+    )
 
 
 def test_the_fast_paths_report_what_the_mapper_and_the_domain_report(
@@ -50,13 +62,81 @@ def test_the_fast_paths_report_what_the_mapper_and_the_domain_report(
     failed = {c["name"] for c in fast["checks"] if c["violations"]}
     assert {"draw_inputs", "postings", "draws"} <= failed
 
-    monkeypatch.setattr(fold._Topic, "decode", lambda *_: None)
-    monkeypatch.setattr(
-        fold,
-        "moves_for",
-        lambda e: [(p.account, p.amount_minor, p.currency) for p in postings_for(e)],
-    )
+    _slow_paths(monkeypatch)
     assert _report(store) == fast
+
+
+def test_the_views_report_what_the_whole_events_report(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Draws past the ``draws`` read model's position are read as views; on tampered Draws and
+    settlements (an attribute or a result's key missing, a value of another type, results that
+    are not a list of maps) the report is the one the whole events give, and the sound ones
+    among them were read as views."""
+    (projected,) = store.sql("SELECT position FROM rm_tracking WHERE projection = 'draws'")[0]
+    for n in range(10):
+        store.system.draws.draw("p2", "chips", 2, Cause("player:p2", f"later-{n}"))
+    later = [(at, e) for at, e in store.notifications("Draw.Executed") if at > projected]
+    every_settled = [at for at, _ in store.notifications("Wallet.DrawsSettled")]
+    settled = [at for at in every_settled if at > projected]
+
+    def drop(key: str) -> Any:
+        return lambda state: state.pop(key)
+
+    def first_result(change: Any) -> Any:
+        return lambda state: change(state["results"][0])
+
+    # Changes a view reads as they are (its values are the stored ones), then changes it
+    # cannot take (the event is then decoded whole).
+    draw_taken = [
+        first_result(lambda r: r.pop("nonce")),
+        first_result(lambda r: r.update(cost="100")),
+        first_result(lambda r: r.update(outcome="jackpot", reward=10**6)),
+    ]
+    draw_refused = [
+        lambda state: state.update(results={"0": state["results"][0]}),
+        lambda state: state["results"].append(7),
+        drop("at"),
+        drop("status"),
+    ]
+    draw_changes = draw_taken + draw_refused
+    settled_changes = [
+        lambda state: state.update(from_available=state["from_available"] + 1),
+        drop("nonce"),
+        lambda state: state.update(pool_key=7),
+        lambda state: state.update(cash_won=float(state["cash_won"])),
+    ]
+    for (at, _), change in zip(later, draw_changes, strict=False):
+        store.rewrite_event(at, change)
+    for at, change in zip(settled, settled_changes, strict=False):
+        store.rewrite_event(at, change)
+    viewed: list[str] = []
+    decoder = views.view_decoder
+
+    def spy(name: str, mapper: Any) -> Any:
+        decode = decoder(name, mapper)
+        if decode is None:
+            return None
+
+        def counted(state: bytes) -> Any:
+            event = decode(state)
+            if event is not None:
+                viewed.append(type(event).__name__)
+            return event
+
+        return counted
+
+    monkeypatch.setattr(fold, "view_decoder", spy)
+    seen = _report(store)
+    failed = {c["name"] for c in seen["checks"] if c["violations"]}
+    assert {"draws", "draw_inputs", "events", "postings"} <= failed
+    # Every Draw past the read model but those a view cannot take was read as a view; so was
+    # every settlement but those whose attributes a view cannot take (all but the first change).
+    assert viewed.count("ExecutedView") == len(later) - len(draw_refused)
+    assert viewed.count("DrawsSettledView") == len(every_settled) - len(settled_changes) + 1
+
+    _slow_paths(monkeypatch)
+    assert _report(store) == seen
 
 
 def test_pool_wins_applied_once_report_what_applying_them_again_reports(
