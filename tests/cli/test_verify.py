@@ -184,6 +184,31 @@ def test_a_read_model_row_changed_behind_its_back_is_named(store: Store) -> None
     assert "verdict: FAILED (2 violations)" in human.stdout
 
 
+def test_a_draw_row_is_compared_by_value_not_by_its_json_text(store: Store) -> None:
+    """The draws comparison tries a row's results text as stored first; text written otherwise
+    (keys in another order, blanks) is the same value and still equal, a changed value is not."""
+    reordered, changed = store.draws["gold-2"], store.draws["chips-3"]
+    (text,) = store.sql("SELECT results FROM rm_draws_v1_draws WHERE draw_id = %s", (reordered,))[0]
+    results = [dict(reversed(r.items())) for r in json.loads(text)]
+    store.sql(
+        "UPDATE rm_draws_v1_draws SET results = %s WHERE draw_id = %s",
+        (json.dumps(results, indent=1), reordered),
+    )
+    (text,) = store.sql("SELECT results FROM rm_draws_v1_draws WHERE draw_id = %s", (changed,))[0]
+    results = json.loads(text)
+    results[0]["nonce"] += 1
+    store.sql(
+        "UPDATE rm_draws_v1_draws SET results = %s WHERE draw_id = %s",
+        (json.dumps(results, sort_keys=True, separators=(",", ":")), changed),
+    )
+    code, report = verify(store)
+    assert code == 1
+    (offence,) = failing(report)["read_models"]
+    assert offence["aggregate_id"] == changed
+    assert offence["topic"] == "read model draws"
+    assert "results" in offence["message"]
+
+
 def test_from_and_to_bound_what_is_reported_and_folded(store: Store) -> None:
     deposit = store.deposits["p1"]
     [(position, _)] = [
