@@ -110,7 +110,7 @@ def view_decoder(name: str, mapper: Mapper[Any]) -> Callable[[bytes], Any] | Non
     def decoded(state: bytes) -> Any:
         try:
             return decode(state)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except Exception:  # the whole decode names what is wrong with it, as for any event
             return None
 
     return decoded
