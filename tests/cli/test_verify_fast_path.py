@@ -76,7 +76,7 @@ def test_the_views_report_what_the_whole_events_report(
     (projected,) = store.sql("SELECT position FROM rm_tracking WHERE projection = 'draws'")[0]
     for n in range(10):
         store.system.draws.draw("p2", "chips", 2, Cause("player:p2", f"later-{n}"))
-    later = [(at, e) for at, e in store.notifications("Draw.Executed") if at > projected]
+    later = [at for at, _ in store.notifications("Draw.Executed") if at > projected]
     every_settled = [at for at, _ in store.notifications("Wallet.DrawsSettled")]
     settled = [at for at in every_settled if at > projected]
 
@@ -106,7 +106,7 @@ def test_the_views_report_what_the_whole_events_report(
         lambda state: state.update(pool_key=7),
         lambda state: state.update(cash_won=float(state["cash_won"])),
     ]
-    for (at, _), change in zip(later, draw_changes, strict=False):
+    for at, change in zip(later, draw_changes, strict=False):
         store.rewrite_event(at, change)
     for at, change in zip(settled, settled_changes, strict=False):
         store.rewrite_event(at, change)
